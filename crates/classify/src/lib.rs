@@ -1,0 +1,1 @@
+//! maps source codes (CAMEO, ...) onto the farguard taxonomy

@@ -1,0 +1,1 @@
+//! registry index and spatial exposure matching

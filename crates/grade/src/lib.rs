@@ -1,0 +1,1 @@
+//! the risk guideline and grading of areas by category

@@ -1,0 +1,118 @@
+//! ISO 3166-1 alpha-2 country codes, checked against the GeoNames country
+//! table shipped in `data/lookups/countries.tsv` (compiled in).
+
+use crate::ModelError;
+use std::fmt;
+
+const TABLE: &str = include_str!("../../../data/lookups/countries.tsv");
+
+/// One row of the country table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountryInfo {
+    pub iso2: &'static str,
+    pub iso3: &'static str,
+    pub fips: &'static str,
+    pub name: &'static str,
+    pub continent: &'static str,
+}
+
+fn rows() -> impl Iterator<Item = CountryInfo> {
+    TABLE.lines().skip(1).filter_map(|line| {
+        let mut f = line.split('\t');
+        Some(CountryInfo {
+            iso2: f.next()?,
+            iso3: f.next()?,
+            fips: f.next()?,
+            name: f.next()?,
+            continent: f.next().unwrap_or(""),
+        })
+    })
+}
+
+/// All known countries, in ISO order.
+pub fn all() -> impl Iterator<Item = CountryInfo> {
+    rows()
+}
+
+/// A validated ISO 3166-1 alpha-2 code, stored upper-case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CountryCode([u8; 2]);
+
+impl CountryCode {
+    /// Accepts an alpha-2 code in any case, or an alpha-3 code.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        let t = s.trim().to_ascii_uppercase();
+        let found = match t.len() {
+            2 => rows().find(|r| r.iso2 == t),
+            3 => rows().find(|r| r.iso3 == t),
+            _ => None,
+        };
+        match found {
+            Some(r) => {
+                let b = r.iso2.as_bytes();
+                Ok(Self([b[0], b[1]]))
+            }
+            None => Err(ModelError::Country(s.to_string())),
+        }
+    }
+
+    /// Looks a country up by its English name (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim();
+        rows()
+            .find(|r| r.name.eq_ignore_ascii_case(n))
+            .and_then(|r| Self::parse(r.iso2).ok())
+    }
+
+    pub fn as_str(&self) -> &str {
+        // The two bytes were copied from an ASCII table row.
+        std::str::from_utf8(&self.0).unwrap_or("??")
+    }
+
+    pub fn info(&self) -> Option<CountryInfo> {
+        rows().find(|r| r.iso2.as_bytes() == self.0)
+    }
+
+    /// English short name, or the code itself when unknown.
+    pub fn name(&self) -> &'static str {
+        self.info().map(|i| i.name).unwrap_or("unknown country")
+    }
+}
+
+impl fmt::Display for CountryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CountryCode {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_alpha2_and_alpha3() {
+        assert_eq!(CountryCode::parse("ke").unwrap().as_str(), "KE");
+        assert_eq!(CountryCode::parse("PAK").unwrap().as_str(), "PK");
+        assert_eq!(CountryCode::parse("CN").unwrap().name(), "China");
+    }
+
+    #[test]
+    fn rejects_unknown_codes() {
+        for bad in ["XX", "", "C", "CHINA", "Q1"] {
+            assert!(CountryCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn table_is_complete() {
+        assert!(all().count() >= 249);
+        assert_eq!(CountryCode::from_name("kenya").unwrap().as_str(), "KE");
+    }
+}

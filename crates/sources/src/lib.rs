@@ -1,0 +1,1 @@
+//! feed readers: bytes to normalised events plus quarantine records

@@ -1,0 +1,1 @@
+//! the Store trait with SQLite and PostgreSQL implementations
