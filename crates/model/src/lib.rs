@@ -11,6 +11,7 @@
 //! their row and wire types and convert.
 
 pub mod area;
+pub mod assessment;
 pub mod country;
 pub mod error;
 pub mod event;
@@ -21,6 +22,7 @@ pub mod stage;
 pub mod taxonomy;
 
 pub use area::Area;
+pub use assessment::{Assessment, Trend};
 pub use country::CountryCode;
 pub use error::ModelError;
 pub use event::{Event, EventId, GeoPrecision, Location, Quarantined};
