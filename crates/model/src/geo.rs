@@ -86,6 +86,9 @@ pub fn haversine_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 pub struct Radius(f64);
 
 impl Radius {
+    /// 50 km, the radius used where no rule gives one.
+    pub const DEFAULT: Radius = Radius(50.0);
+
     pub fn km(v: f64) -> Result<Self, ModelError> {
         if v.is_finite() && v > 0.0 && v <= 20_000.0 {
             Ok(Self(v))
