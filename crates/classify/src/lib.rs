@@ -1,1 +1,16 @@
-//! maps source codes (CAMEO, ...) onto the farguard taxonomy
+//! Source codes onto the farguard taxonomy: CAMEO (GDELT) today; ACLED event
+//! types, CAP categories and the free-text rules later.
+//!
+//! Design note. A classifier is a pure function from what a source says to a
+//! [`farguard_model::Classification`]: category, subtype, severity,
+//! confidence and a reason a person can read. This crate does no I/O — code
+//! tables are compiled in as sorted `const` slices, and tests prove them
+//! against the lookup files in `data/lookups/` rather than loading those at
+//! run time. Each mapping is written down with its reasons in `MAPPINGS.md`;
+//! change the table and that file together. Sources call classifiers while
+//! parsing, so a classifier must be cheap (no allocation beyond the reason)
+//! and total (unknown codes degrade to a coarser rule or `None`, never panic).
+
+pub mod cameo;
+
+pub use cameo::{CameoClassifier, CameoInput};
