@@ -1,1 +1,92 @@
-fn main() {}
+//! The `farguard` binary: parses arguments and wires the pipeline stages.
+//! Every command lives in `cmd/`; this file only dispatches.
+
+mod cmd;
+mod embedded;
+mod out;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// farguard — protect interests abroad: know what you have, know what
+/// threatens it now, act by a graded plan, reach every person.
+///
+/// Start with `farguard demo`: it loads the real data the project ships into
+/// a fresh SQLite file, grades country risk and shows which ports and
+/// airports recent events touch, and why.
+#[derive(Debug, Parser)]
+#[command(name = "farguard", version, propagate_version = true)]
+struct Cli {
+    /// Database: a SQLite file path (created if missing) or a
+    /// postgres://user@host/db URL.
+    #[arg(long, global = true, env = "FARGUARD_DB", default_value = "farguard.db")]
+    db: String,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read event files (GDELT 2.0 exports, plain or .zip) into the store.
+    ///
+    /// Idempotent: ingesting the same file twice accepts nothing the second
+    /// time. A malformed line is quarantined with its line number and reason
+    /// and the rest of the file goes on. Exits non-zero when nothing could be
+    /// read, or with --strict when anything was quarantined.
+    Ingest(cmd::ingest::Args),
+    /// Import registry files (sites from CSV or GeoJSON), upserting by id.
+    #[command(subcommand)]
+    Import(cmd::import::Target),
+    /// Grade every country × category as of a time, with explanations.
+    Assess(cmd::assess::Args),
+    /// Which registered sites an event (or a point and radius) touches.
+    Exposure(cmd::exposure::Args),
+    /// Work with risk guideline files.
+    #[command(subcommand)]
+    Guideline(cmd::guideline::Action),
+    /// Inspect records that could not be read.
+    #[command(subcommand)]
+    Quarantine(cmd::quarantine::Action),
+    /// Run the whole loop on the shipped real data in a fresh SQLite file.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FARGUARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = cmd::Ctx {
+        db: cli.db,
+        json: cli.json,
+    };
+    let result = match cli.command {
+        Command::Ingest(a) => cmd::ingest::run(&ctx, a),
+        Command::Import(t) => cmd::import::run(&ctx, t),
+        Command::Assess(a) => cmd::assess::run(&ctx, a),
+        Command::Exposure(a) => cmd::exposure::run(&ctx, a),
+        Command::Guideline(a) => cmd::guideline::run(&ctx, a),
+        Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),
+        Command::Demo(a) => cmd::demo::run(&ctx, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+

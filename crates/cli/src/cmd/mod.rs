@@ -1,0 +1,65 @@
+//! The commands. Shared wiring (open the store, load the guideline, the
+//! ingest and import steps the demo reuses) lives here.
+
+pub mod assess;
+pub mod demo;
+pub mod exposure;
+pub mod guideline;
+pub mod import;
+pub mod ingest;
+pub mod quarantine;
+
+use anyhow::{Context, Result};
+use farguard_grade::Guideline;
+use farguard_store::Store;
+use std::path::Path;
+
+/// What every command gets from the global flags.
+#[derive(Debug)]
+pub struct Ctx {
+    pub db: String,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub fn store(&self) -> Result<Box<dyn Store>> {
+        farguard_store::open(&self.db).with_context(|| format!("opening database {}", redact(&self.db)))
+    }
+}
+
+/// Hides a password in a database URL before it is printed.
+pub fn redact(target: &str) -> String {
+    match (target.find("://"), target.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &target[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &target[..s + 3], user, &target[at..]),
+                None => target.to_string(),
+            }
+        }
+        _ => target.to_string(),
+    }
+}
+
+/// The guideline from a file, or the shipped default.
+pub fn load_guideline(path: Option<&Path>) -> Result<Guideline> {
+    match path {
+        None => Ok(Guideline::default_shipped()?),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading guideline {}", p.display()))?;
+            Ok(Guideline::parse(&p.display().to_string(), &text)?)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_output() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("./farguard.db"), "./farguard.db");
+    }
+}
