@@ -15,4 +15,50 @@ pub enum StoreError {
         field: &'static str,
         reason: String,
     },
+    /// A value the schema cannot hold (e.g. a count above `i64::MAX`).
+    #[error("cannot store {table}.{field}: {reason}")]
+    Unstorable {
+        table: &'static str,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+/// An error and all its sources on one line (`a: b: c`). `postgres::Error`
+/// shows only its kind ("db error") and keeps the server's message as its
+/// source, so messages built from one must walk the chain.
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let next = c.to_string();
+        if !s.ends_with(&next) {
+            s.push_str(": ");
+            s.push_str(&next);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_walks_the_source_chain() {
+        let io = std::io::Error::other("connection refused");
+        let e = StoreError::Open {
+            target: "x".into(),
+            reason: "unused".into(),
+        };
+        assert_eq!(describe(&e), "cannot open database x: unused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("error connecting to server")]
+        struct Outer(#[source] std::io::Error);
+        assert_eq!(
+            describe(&Outer(io)),
+            "error connecting to server: connection refused"
+        );
+    }
 }
