@@ -315,7 +315,7 @@ impl Store for PgStore {
         let accepted = self.bulk(&row::EVENTS, &rows, Conflict::Nothing)?;
         Ok(InsertCounts {
             accepted,
-            duplicates: events.len() as u64 - accepted,
+            duplicates: (events.len() as u64).saturating_sub(accepted),
         })
     }
 

@@ -86,6 +86,23 @@ fn json_list(table: &'static str, field: &'static str, v: &[String]) -> Result<V
         .map_err(json_err(table, field))
 }
 
+/// PostgreSQL text cannot hold U+0000; refusing it in both engines keeps
+/// them alike (the source stage should quarantine such records).
+fn no_nul<'a>(table: &Table, vals: Vec<Val<'a>>) -> Result<Vec<Val<'a>>> {
+    for (i, v) in vals.iter().enumerate() {
+        if let Val::Text(Some(s)) = v
+            && s.contains('\0')
+        {
+            return Err(StoreError::Unstorable {
+                table: table.name,
+                field: table.cols.get(i).copied().unwrap_or("?"),
+                reason: "text contains a NUL character, which PostgreSQL cannot store".into(),
+            });
+        }
+    }
+    Ok(vals)
+}
+
 /// What a write does when the row's key already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Conflict {
@@ -486,35 +503,38 @@ fn code<T>(parsed: Option<T>, what: &str) -> Result<T, String> {
 pub(crate) fn event_vals(e: &Event) -> Result<Vec<Val<'_>>> {
     let t = EVENTS.name;
     let loc = e.location.as_ref();
-    Ok(vec![
-        text(&e.id.source),
-        text(&e.id.source_id),
-        Val::Time(micros(e.occurred_at)),
-        Val::Time(micros(e.reported_at)),
-        Val::Real(loc.map(|l| l.point.lat())),
-        Val::Real(loc.map(|l| l.point.lon())),
-        opt_text(loc.map(|l| l.precision.code())),
-        opt_text(
-            loc.and_then(|l| l.country.as_ref())
-                .map(CountryCode::as_str),
-        ),
-        opt_text(loc.and_then(|l| l.admin1.as_deref())),
-        opt_text(loc.and_then(|l| l.place.as_deref())),
-        opt_text(e.country.as_ref().map(CountryCode::as_str)),
-        text(e.category.code()),
-        text(e.subtype.code()),
-        Val::Int(Some(i64::from(e.severity.get()))),
-        Val::Real(Some(f64::from(e.confidence))),
-        text(&e.title),
-        json_list(t, "actors", &e.actors)?,
-        json_list(t, "links", &e.links)?,
-        Val::Int(e.fatalities.map(i64::from)),
-        Val::Real(e.goldstein.map(f64::from)),
-        Val::Real(e.tone.map(f64::from)),
-        Val::Int(e.mentions.map(i64::from)),
-        text(&e.reason),
-        text(&e.raw),
-    ])
+    no_nul(
+        &EVENTS,
+        vec![
+            text(&e.id.source),
+            text(&e.id.source_id),
+            Val::Time(micros(e.occurred_at)),
+            Val::Time(micros(e.reported_at)),
+            Val::Real(loc.map(|l| l.point.lat())),
+            Val::Real(loc.map(|l| l.point.lon())),
+            opt_text(loc.map(|l| l.precision.code())),
+            opt_text(
+                loc.and_then(|l| l.country.as_ref())
+                    .map(CountryCode::as_str),
+            ),
+            opt_text(loc.and_then(|l| l.admin1.as_deref())),
+            opt_text(loc.and_then(|l| l.place.as_deref())),
+            opt_text(e.country.as_ref().map(CountryCode::as_str)),
+            text(e.category.code()),
+            text(e.subtype.code()),
+            Val::Int(Some(i64::from(e.severity.get()))),
+            Val::Real(Some(f64::from(e.confidence))),
+            text(&e.title),
+            json_list(t, "actors", &e.actors)?,
+            json_list(t, "links", &e.links)?,
+            Val::Int(e.fatalities.map(i64::from)),
+            Val::Real(e.goldstein.map(f64::from)),
+            Val::Real(e.tone.map(f64::from)),
+            Val::Int(e.mentions.map(i64::from)),
+            text(&e.reason),
+            text(&e.raw),
+        ],
+    )
 }
 
 pub(crate) fn event_key(id: &EventId) -> [Val<'_>; 2] {
@@ -564,15 +584,18 @@ pub(crate) fn read_event(r: &Reader<'_>) -> Result<Event> {
 
 pub(crate) fn quarantine_vals(q: &Quarantined, at: DateTime<Utc>) -> Result<Vec<Val<'_>>> {
     let sha = Sha256::digest(&q.raw);
-    Ok(vec![
-        Val::Time(micros(at)),
-        text(&q.source),
-        text(&q.file),
-        int_u64(QUARANTINE.name, "line", q.line)?,
-        text(&q.reason),
-        Val::Blob(Cow::Borrowed(&q.raw)),
-        Val::Blob(Cow::Owned(sha.as_slice().to_vec())),
-    ])
+    no_nul(
+        &QUARANTINE,
+        vec![
+            Val::Time(micros(at)),
+            text(&q.source),
+            text(&q.file),
+            int_u64(QUARANTINE.name, "line", q.line)?,
+            text(&q.reason),
+            Val::Blob(Cow::Borrowed(&q.raw)),
+            Val::Blob(Cow::Owned(sha.as_slice().to_vec())),
+        ],
+    )
 }
 
 pub(crate) fn read_quarantine(r: &Reader<'_>) -> Result<crate::QuarantineRow> {
@@ -592,12 +615,15 @@ pub(crate) fn read_quarantine(r: &Reader<'_>) -> Result<crate::QuarantineRow> {
 // --- registry -------------------------------------------------------------
 
 pub(crate) fn org_vals(o: &Organisation) -> Result<Vec<Val<'_>>> {
-    Ok(vec![
-        text(&o.id),
-        text(&o.name),
-        text(o.kind.code()),
-        opt_text(o.country.as_ref().map(CountryCode::as_str)),
-    ])
+    no_nul(
+        &ORGS,
+        vec![
+            text(&o.id),
+            text(&o.name),
+            text(o.kind.code()),
+            opt_text(o.country.as_ref().map(CountryCode::as_str)),
+        ],
+    )
 }
 
 pub(crate) fn read_org(r: &Reader<'_>) -> Result<Organisation> {
@@ -620,20 +646,23 @@ pub(crate) fn site_vals(s: &Site) -> Result<Vec<Val<'_>>> {
                 .map_err(json_err(SITES.name, "polygon"))?
         }
     };
-    Ok(vec![
-        text(&s.id),
-        text(&s.org),
-        text(&s.name),
-        text(s.kind.code()),
-        Val::Real(Some(anchor.lat())),
-        Val::Real(Some(anchor.lon())),
-        ring,
-        text(s.country.as_str()),
-        opt_text(s.sector.as_deref()),
-        Val::Real(s.value_usd),
-        Val::Int(Some(i64::from(s.headcount))),
-        text(&s.status),
-    ])
+    no_nul(
+        &SITES,
+        vec![
+            text(&s.id),
+            text(&s.org),
+            text(&s.name),
+            text(s.kind.code()),
+            Val::Real(Some(anchor.lat())),
+            Val::Real(Some(anchor.lon())),
+            ring,
+            text(s.country.as_str()),
+            opt_text(s.sector.as_deref()),
+            Val::Real(s.value_usd),
+            Val::Int(Some(i64::from(s.headcount))),
+            text(&s.status),
+        ],
+    )
 }
 
 pub(crate) fn read_site(r: &Reader<'_>) -> Result<Site> {
@@ -664,18 +693,21 @@ pub(crate) fn read_site(r: &Reader<'_>) -> Result<Site> {
 }
 
 pub(crate) fn person_vals(p: &Person) -> Result<Vec<Val<'_>>> {
-    Ok(vec![
-        text(&p.id),
-        text(&p.name),
-        opt_text(p.nationality.as_ref().map(CountryCode::as_str)),
-        opt_text(p.org.as_deref()),
-        opt_text(p.email.as_deref()),
-        opt_text(p.phone.as_deref()),
-        text(&p.language),
-        json_list(PEOPLE.name, "needs", &p.needs)?,
-        opt_text(p.consent.as_deref()),
-        opt_text(p.site.as_deref()),
-    ])
+    no_nul(
+        &PEOPLE,
+        vec![
+            text(&p.id),
+            text(&p.name),
+            opt_text(p.nationality.as_ref().map(CountryCode::as_str)),
+            opt_text(p.org.as_deref()),
+            opt_text(p.email.as_deref()),
+            opt_text(p.phone.as_deref()),
+            text(&p.language),
+            json_list(PEOPLE.name, "needs", &p.needs)?,
+            opt_text(p.consent.as_deref()),
+            opt_text(p.site.as_deref()),
+        ],
+    )
 }
 
 pub(crate) fn read_person(r: &Reader<'_>) -> Result<Person> {
@@ -694,16 +726,19 @@ pub(crate) fn read_person(r: &Reader<'_>) -> Result<Person> {
 }
 
 pub(crate) fn leg_vals(l: &ItineraryLeg) -> Result<Vec<Val<'_>>> {
-    Ok(vec![
-        text(&l.id),
-        text(&l.person),
-        Val::Real(Some(l.point.lat())),
-        Val::Real(Some(l.point.lon())),
-        text(l.country.as_str()),
-        text(&l.place),
-        Val::Time(micros(l.from)),
-        Val::Time(micros(l.to)),
-    ])
+    no_nul(
+        &LEGS,
+        vec![
+            text(&l.id),
+            text(&l.person),
+            Val::Real(Some(l.point.lat())),
+            Val::Real(Some(l.point.lon())),
+            text(l.country.as_str()),
+            text(&l.place),
+            Val::Time(micros(l.from)),
+            Val::Time(micros(l.to)),
+        ],
+    )
 }
 
 pub(crate) fn read_leg(r: &Reader<'_>) -> Result<ItineraryLeg> {
@@ -720,12 +755,15 @@ pub(crate) fn read_leg(r: &Reader<'_>) -> Result<ItineraryLeg> {
 }
 
 pub(crate) fn dependency_vals(d: &Dependency) -> Result<Vec<Val<'_>>> {
-    Ok(vec![
-        text(&d.site),
-        text(&d.on),
-        text(d.kind.code()),
-        Val::Real(Some(d.criticality)),
-    ])
+    no_nul(
+        &DEPENDENCIES,
+        vec![
+            text(&d.site),
+            text(&d.on),
+            text(d.kind.code()),
+            Val::Real(Some(d.criticality)),
+        ],
+    )
 }
 
 pub(crate) fn read_dependency(r: &Reader<'_>) -> Result<Dependency> {
@@ -740,16 +778,19 @@ pub(crate) fn read_dependency(r: &Reader<'_>) -> Result<Dependency> {
 // --- assessments and runs ---------------------------------------------------
 
 pub(crate) fn assessment_vals(a: &Assessment) -> Result<Vec<Val<'_>>> {
-    Ok(vec![
-        owned(a.area.to_string()),
-        text(a.category.code()),
-        Val::Time(micros(a.at)),
-        Val::Real(Some(a.score)),
-        Val::Int(Some(i64::from(a.level.rank()))),
-        text(a.trend.code()),
-        text(&a.guideline),
-        text(&a.explanation),
-    ])
+    no_nul(
+        &ASSESSMENTS,
+        vec![
+            owned(a.area.to_string()),
+            text(a.category.code()),
+            Val::Time(micros(a.at)),
+            Val::Real(Some(a.score)),
+            Val::Int(Some(i64::from(a.level.rank()))),
+            text(a.trend.code()),
+            text(&a.guideline),
+            text(&a.explanation),
+        ],
+    )
 }
 
 pub(crate) fn read_assessment(r: &Reader<'_>) -> Result<Assessment> {
@@ -770,15 +811,18 @@ pub(crate) fn read_assessment(r: &Reader<'_>) -> Result<Assessment> {
 
 pub(crate) fn run_vals(run: &RunRecord) -> Result<Vec<Val<'_>>> {
     let t = RUNS.name;
-    Ok(vec![
-        text(&run.kind),
-        text(&run.file),
-        Val::Time(micros(run.started_at)),
-        int_u64(t, "records_read", run.read)?,
-        int_u64(t, "accepted", run.accepted)?,
-        int_u64(t, "duplicates", run.duplicates)?,
-        int_u64(t, "quarantined", run.quarantined)?,
-    ])
+    no_nul(
+        &RUNS,
+        vec![
+            text(&run.kind),
+            text(&run.file),
+            Val::Time(micros(run.started_at)),
+            int_u64(t, "records_read", run.read)?,
+            int_u64(t, "accepted", run.accepted)?,
+            int_u64(t, "duplicates", run.duplicates)?,
+            int_u64(t, "quarantined", run.quarantined)?,
+        ],
+    )
 }
 
 pub(crate) fn read_run(r: &Reader<'_>) -> Result<RunRecord> {

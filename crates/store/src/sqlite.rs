@@ -259,7 +259,7 @@ impl Store for SqliteStore {
         tx.commit()?;
         Ok(InsertCounts {
             accepted,
-            duplicates: events.len() as u64 - accepted,
+            duplicates: (events.len() as u64).saturating_sub(accepted),
         })
     }
 

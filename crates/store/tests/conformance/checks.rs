@@ -409,3 +409,19 @@ pub fn check_runs_newest_first(store: &mut dyn Store) {
     }
     assert_eq!(store.runs(10).unwrap().len(), 3);
 }
+
+pub fn check_failed_batch_stores_nothing(store: &mut dyn Store) {
+    let mut events = fixtures::gdelt_events();
+    // PostgreSQL text cannot hold NUL, so neither engine takes it.
+    events[3].raw.push('\0');
+    match store.insert_events(&events) {
+        Err(StoreError::Unstorable { table, field, .. }) => {
+            assert_eq!((table, field), ("events", "raw"));
+        }
+        other => panic!("expected Unstorable, got {other:?}"),
+    }
+    // One transaction: the rows before the bad one are gone too.
+    assert_eq!(store.count_events().unwrap(), 0);
+    events[3].raw.pop();
+    assert_eq!(store.insert_events(&events).unwrap(), counts(5, 0));
+}

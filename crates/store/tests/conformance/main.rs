@@ -38,6 +38,7 @@ conformance! {
         check_people_legs_dependencies_round_trip,
         check_assessments_replace_and_latest,
         check_runs_newest_first,
+        check_failed_batch_stores_nothing,
     ],
     engine: [
         check_migrations_are_idempotent,
