@@ -9,7 +9,7 @@
 //!    `EventCode`. When none is known but `QuadClass` is 1–4, a coarse
 //!    quad-class rule applies at lower confidence; otherwise there is no
 //!    classification (`None`) and the source quarantines the record.
-//! 2. **Rule.** The longest prefix of that code in [`RULES`] gives category,
+//! 2. **Rule.** The longest prefix of that code in `RULES` gives category,
 //!    subtype and a severity *floor* and *cap*. Every root code 01–20 has a
 //!    rule, so every known code has one.
 //! 3. **Severity.** The Goldstein score is banded ([`goldstein_band`]) and
@@ -94,7 +94,10 @@ pub fn report_confidence(sources: Option<u32>, articles: Option<u32>, factor: f3
 /// `prefix` (the longest matching prefix wins).
 #[derive(Debug, Clone, Copy)]
 struct Rule {
+    /// Read only by tests (against `MAPPINGS.md`); lookups use `key`.
+    #[allow(dead_code)]
     prefix: &'static str,
+    key: u32,
     category: Category,
     subtype: Subtype,
     floor: Severity,
@@ -104,6 +107,10 @@ struct Rule {
 const fn rule(prefix: &'static str, subtype: Subtype, floor: u8, cap: u8) -> Rule {
     Rule {
         prefix,
+        key: match key(prefix) {
+            Some(k) => k,
+            None => 0,
+        },
         category: category_of(subtype),
         subtype,
         floor: sev(floor),
@@ -141,7 +148,7 @@ const fn sev(v: u8) -> Severity {
 
 use Subtype as S;
 
-/// The mapping, sorted by prefix. Why each choice: `MAPPINGS.md`.
+/// The mapping, in code order. Why each choice: `MAPPINGS.md`.
 const RULES: &[Rule] = &[
     rule("01", S::Engagement, 1, 1),
     rule("02", S::Engagement, 1, 1),
@@ -190,7 +197,9 @@ const RULES: &[Rule] = &[
     rule("184", S::ViolenceAgainstCivilians, 4, 4),
     rule("185", S::ViolentAttack, 4, 4),
     rule("186", S::ViolentAttack, 4, 5),
-    rule("19", S::ArmedConflict, 4, 5),
+    rule("19", S::ArmedConflict, 4, 4),
+    rule("194", S::ArmedConflict, 4, 5),
+    rule("195", S::ArmedConflict, 4, 5),
     rule("20", S::ViolenceAgainstCivilians, 5, 5),
     rule("204", S::ArmedConflict, 5, 5),
 ];
@@ -206,20 +215,54 @@ fn quad_rule(q: u8) -> Option<(Rule, &'static str)> {
     })
 }
 
+/// Numeric key of a CAMEO code: its digits as a number plus 10,000 × its
+/// length, so `"020"` and `"20"` differ and keys sort by length, then code.
+/// `None` for anything that is not 2–4 ASCII digits.
+const fn key(code: &str) -> Option<u32> {
+    let b = code.as_bytes();
+    if b.len() < 2 || b.len() > 4 {
+        return None;
+    }
+    let mut v = 0u32;
+    let mut i = 0;
+    while i < b.len() {
+        let d = b[i];
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (d - b'0') as u32;
+        i += 1;
+    }
+    Some(v + 10_000 * b.len() as u32)
+}
+
+/// `NAMES`' keys, in the same order; integer comparisons make the binary
+/// search several times faster than comparing strings.
+const NAME_KEYS: [u32; NAMES.len()] = {
+    let mut keys = [0; NAMES.len()];
+    let mut i = 0;
+    while i < NAMES.len() {
+        keys[i] = match key(NAMES[i].0) {
+            Some(k) => k,
+            None => 0,
+        };
+        i += 1;
+    }
+    keys
+};
+
 fn lookup(code: &str) -> Option<(&'static str, &'static str)> {
-    NAMES
-        .binary_search_by(|(c, _)| (*c).cmp(code))
+    let k = key(code)?;
+    NAME_KEYS
+        .binary_search(&k)
         .ok()
         .and_then(|i| NAMES.get(i).copied())
 }
 
 fn rule_for(code: &str) -> Option<&'static Rule> {
     (2..=code.len()).rev().find_map(|n| {
-        let p = code.get(..n)?;
-        RULES
-            .binary_search_by(|r| r.prefix.cmp(p))
-            .ok()
-            .and_then(|i| RULES.get(i))
+        let k = key(code.get(..n)?)?;
+        RULES.iter().find(|r| r.key == k)
     })
 }
 
@@ -276,7 +319,9 @@ impl Classifier<CameoInput<'_>> for CameoClassifier {
             Some(g) => {
                 let band = goldstein_band(g);
                 let s = band.max(rule.floor).min(rule.cap);
-                let _ = write!(reason, "; Goldstein {g:.1} → ");
+                reason.push_str("; Goldstein ");
+                push_tenths(&mut reason, g);
+                reason.push_str(" → ");
                 if s > band {
                     let _ = write!(reason, "band {}, raised to the code's floor: ", band.get());
                 } else if s < band {
@@ -298,9 +343,11 @@ impl Classifier<CameoInput<'_>> for CameoClassifier {
         );
         let _ = write!(
             reason,
-            "; {s} source{}, {a} article{} → confidence {confidence:.2}",
+            "; {s} source{}, {a} article{} → confidence 0.{:02}",
             if s == 1 { "" } else { "s" },
             if a == 1 { "" } else { "s" },
+            // confidence ≤ 0.95, so two decimals never round up to 1.00.
+            (confidence * 100.0).round() as u32
         );
 
         Some(Classification {
@@ -311,6 +358,17 @@ impl Classifier<CameoInput<'_>> for CameoClassifier {
             reason,
         })
     }
+}
+
+/// Writes `v` with one decimal (`-7.0`, `2.5`) by integer formatting, which
+/// is several times cheaper than `{:.1}` on a float.
+fn push_tenths(out: &mut String, v: f32) {
+    let t = (v * 10.0).round() as i32;
+    if t < 0 {
+        out.push('-');
+    }
+    let t = t.unsigned_abs();
+    let _ = write!(out, "{}.{}", t / 10, t % 10);
 }
 
 #[cfg(test)]
@@ -346,8 +404,14 @@ mod tests {
 
     #[test]
     fn tables_are_sorted_for_binary_search() {
-        assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(NAME_KEYS.windows(2).all(|w| 0 < w[0] && w[0] < w[1]));
         assert!(RULES.windows(2).all(|w| w[0].prefix < w[1].prefix));
+        assert!(RULES.iter().all(|r| r.key > 0));
+        assert_eq!(key("020"), Some(30_020));
+        assert_eq!(key("20"), Some(20_020));
+        for bad in ["", "1", "12345", "1a", "-12", "٣٣"] {
+            assert_eq!(key(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -432,8 +496,10 @@ mod tests {
         check("1831", -9.5, S::Bombing, 5);
         check("183", -9.0, S::Bombing, 4);
         check("186", -10.0, S::ViolentAttack, 5);
-        check("193", -8.0, S::ArmedConflict, 4);
+        check("193", -10.0, S::ArmedConflict, 4);
+        check("194", -10.0, S::ArmedConflict, 5);
         check("1952", -9.0, S::ArmedConflict, 4);
+        check("1952", -10.0, S::ArmedConflict, 5);
         check("202", -10.0, S::ViolenceAgainstCivilians, 5);
         check("2042", -10.0, S::ArmedConflict, 5);
     }
@@ -507,6 +573,23 @@ mod tests {
         assert!((c(1, 1) - 0.362).abs() < 0.001);
         assert_eq!(c(50, 500), 0.95);
         assert_eq!(report_confidence(None, None, 1.0), 0.05);
+    }
+
+    #[test]
+    fn tenths_format_like_the_float_formatter() {
+        for v in [
+            -10.0f32, -7.0, -6.5, -0.04, -0.05, 0.0, 0.3, 2.5, 9.95, 10.0,
+        ] {
+            let mut s = String::new();
+            push_tenths(&mut s, v);
+            let want = format!("{:.1}", (v * 10.0).round() / 10.0);
+            let want = if want == "-0.0" {
+                "0.0".to_string()
+            } else {
+                want
+            };
+            assert_eq!(s, want, "{v}");
+        }
     }
 
     #[test]
