@@ -106,8 +106,11 @@ impl Version {
 struct Shape {
     /// Lines that had a known number of fields.
     laid_out: u64,
-    /// The number of fields on the first record, if it was valid UTF-8.
-    first_width: Option<usize>,
+    /// The field count of the line parsed last.
+    width: usize,
+    /// The first record's line number and field count (`None` when it was
+    /// not UTF-8).
+    first: Option<(u64, Option<usize>)>,
 }
 
 fn read(path: &Path, version: Version) -> Result<Batch, SourceError> {
@@ -120,9 +123,9 @@ fn read(path: &Path, version: Version) -> Result<Batch, SourceError> {
     let (batch, shape) = parse_text(&file, &text, version);
     if batch.read > 0 && shape.laid_out == 0 {
         let mut detail = format!("no line has {} tab-separated fields", version.widths());
-        match shape.first_width {
-            Some(n) => {
-                detail.push_str(&format!(" (line 1 has {n})"));
+        match shape.first {
+            Some((line, Some(n))) => {
+                detail.push_str(&format!(" (line {line} has {n})"));
                 match (version, n) {
                     (Version::V2, 57 | 58) => {
                         detail.push_str("; it looks like GDELT 1.0: ingest it as GDELT 1.0")
@@ -133,8 +136,9 @@ fn read(path: &Path, version: Version) -> Result<Batch, SourceError> {
                     _ => detail.push_str(version.expected_file()),
                 }
             }
-            None => {
-                detail.push_str(" (line 1 is not UTF-8 text)");
+            first => {
+                let line = first.map_or(1, |(l, _)| l);
+                detail.push_str(&format!(" (line {line} is not UTF-8 text)"));
                 detail.push_str(version.expected_file());
             }
         }
@@ -169,13 +173,17 @@ fn parse_text(file: &str, text: &[u8], version: Version) -> (Batch, Shape) {
             continue;
         }
         batch.read += 1;
-        let result = match std::str::from_utf8(raw) {
+        let utf8 = std::str::from_utf8(raw);
+        let result = match utf8 {
             Ok(line) => parse_line(line, version, &mut shape),
             Err(e) => Err(format!(
                 "invalid UTF-8 at byte {} of the line",
                 e.valid_up_to() + 1
             )),
         };
+        if shape.first.is_none() {
+            shape.first = Some((line_no, utf8.ok().map(|_| shape.width)));
+        }
         match result {
             Ok(event) => batch.events.push(event),
             Err(why) => batch.quarantined.push(Quarantined {
@@ -206,9 +214,7 @@ fn parse_line(line: &str, version: Version, shape: &mut Shape) -> Result<Event, 
         f: [""; MAX_FIELDS],
     };
     let n = scan::split_tabs(line, &mut f.f);
-    if shape.first_width.is_none() {
-        shape.first_width = Some(n);
-    }
+    shape.width = n;
     let Some(layout) = version.layout(n) else {
         return Err(format!(
             "expected {} tab-separated fields, found {n}",
