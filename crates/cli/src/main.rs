@@ -19,7 +19,12 @@ use std::process::ExitCode;
 struct Cli {
     /// Database: a SQLite file path (created if missing) or a
     /// postgres://user@host/db URL.
-    #[arg(long, global = true, env = "FARGUARD_DB", default_value = "farguard.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "FARGUARD_DB",
+        default_value = "farguard.db"
+    )]
     db: String,
 
     /// Print machine-readable JSON instead of text.
@@ -54,6 +59,9 @@ enum Command {
     Quarantine(cmd::quarantine::Action),
     /// Run the whole loop on the shipped real data in a fresh SQLite file.
     Demo(cmd::demo::Args),
+    /// Whole-pipeline benchmarks with a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(cmd::bench::Which),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +85,7 @@ fn main() -> ExitCode {
         Command::Guideline(a) => cmd::guideline::run(&ctx, a),
         Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),
         Command::Demo(a) => cmd::demo::run(&ctx, a),
+        Command::Bench(w) => cmd::bench::run(&ctx, w),
     };
     match result {
         Ok(code) => code,
@@ -89,4 +98,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -7,7 +7,10 @@ use serde::Serialize;
 
 /// Prints a value as pretty JSON on stdout.
 pub fn json<T: Serialize>(v: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v).context("serialising output")?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).context("serialising output")?
+    );
     Ok(())
 }
 
@@ -17,12 +20,16 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.succ_opt().and_then(|n| n.and_hms_opt(0, 0, 0)) {
-            return Ok(t.and_utc());
-        }
+    if let Some(t) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .and_then(|n| n.and_hms_opt(0, 0, 0))
+    {
+        return Ok(t.and_utc());
     }
-    bail!("--at {s:?}: expected RFC 3339 such as 2019-10-24T14:30:00Z, or a date such as 2019-10-24")
+    bail!(
+        "--at {s:?}: expected RFC 3339 such as 2019-10-24T14:30:00Z, or a date such as 2019-10-24"
+    )
 }
 
 /// Shortens text to `n` characters with an ellipsis.

@@ -17,7 +17,9 @@ pub enum ModelError {
     Radius(f64),
     #[error("polygon is invalid: {0}")]
     Polygon(String),
-    #[error("{0:?} is not a category: expected one of security, political, legal, economic, reputation, natural, health")]
+    #[error(
+        "{0:?} is not a category: expected one of security, political, legal, economic, reputation, natural, health"
+    )]
     Category(String),
     #[error("{0:?} is not a subtype of {1}")]
     Subtype(String, &'static str),

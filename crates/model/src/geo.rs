@@ -236,7 +236,13 @@ mod tests {
     fn polygon_must_close_and_not_cross_itself() {
         let open = vec![p(0.0, 0.0), p(0.0, 1.0), p(1.0, 1.0), p(1.0, 0.0)];
         assert!(Polygon::new(open).is_err());
-        let bowtie = vec![p(0.0, 0.0), p(1.0, 1.0), p(1.0, 0.0), p(0.0, 1.0), p(0.0, 0.0)];
+        let bowtie = vec![
+            p(0.0, 0.0),
+            p(1.0, 1.0),
+            p(1.0, 0.0),
+            p(0.0, 1.0),
+            p(0.0, 0.0),
+        ];
         let err = Polygon::new(bowtie).unwrap_err().to_string();
         assert!(err.contains("intersects itself"), "{err}");
         let square = Polygon::new(vec![

@@ -186,9 +186,17 @@ mod tests {
 
     #[test]
     fn kinds_parse_loosely() {
-        assert_eq!(OrgKind::parse("State-Enterprise").unwrap(), OrgKind::StateEnterprise);
+        assert_eq!(
+            OrgKind::parse("State-Enterprise").unwrap(),
+            OrgKind::StateEnterprise
+        );
         assert_eq!(SiteKind::parse("port").unwrap(), SiteKind::Port);
-        assert!(SiteKind::parse("castle").unwrap_err().to_string().contains("expected one of"));
+        assert!(
+            SiteKind::parse("castle")
+                .unwrap_err()
+                .to_string()
+                .contains("expected one of")
+        );
     }
 
     #[test]

@@ -42,8 +42,11 @@ pub fn read(name: &str, bytes: &[u8]) -> Result<Import<Site>, RegistryError> {
     }
 }
 
+/// Looks a field up by column or property name.
+type Getter<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 struct Fields<'a> {
-    get: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    get: Getter<'a>,
 }
 
 impl Fields<'_> {

@@ -143,7 +143,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let raised = rows.iter().filter(|a| a.level > Level::Normal).count();
-    println!("{} area × category pairs graded, {raised} above normal\n", rows.len());
+    println!(
+        "{} area × category pairs graded, {raised} above normal\n",
+        rows.len()
+    );
     print_text(&rows, args.limit);
     Ok(ExitCode::SUCCESS)
 }

@@ -64,9 +64,13 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
     }
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
-    let mut store = SqliteStore::open(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut store =
+        SqliteStore::open(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let store: &mut dyn Store = &mut store;
     let g = load_guideline(None)?;
 
@@ -78,7 +82,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         country: None,
     }])?;
     let ports = wpi::read(embedded::WPI_NAME, embedded::WPI, DEMO_ORG)?;
-    let (airports_imp, skipped) = airports::read(embedded::AIRPORTS_NAME, embedded::AIRPORTS, DEMO_ORG)?;
+    let (airports_imp, skipped) =
+        airports::read(embedded::AIRPORTS_NAME, embedded::AIRPORTS, DEMO_ORG)?;
     let sites = vec![
         store_sites(store, embedded::WPI_NAME, &ports)?,
         store_sites(store, embedded::AIRPORTS_NAME, &airports_imp)?,
@@ -110,7 +115,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .then(b.sites.len().cmp(&a.sites.len()))
             .then_with(|| a.event.cmp(&b.event))
     });
-    let mut touched: Vec<&str> = exposures.iter().flat_map(|x| x.sites.iter().map(|s| s.site.as_str())).collect();
+    let mut touched: Vec<&str> = exposures
+        .iter()
+        .flat_map(|x| x.sites.iter().map(|s| s.site.as_str()))
+        .collect();
     touched.sort_unstable();
     touched.dedup();
     let sites_exposed = touched.len();
@@ -123,7 +131,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         ingest,
         assessed_at: at.to_rfc3339(),
         guideline: g.version.clone(),
-        risks: assessments.iter().filter(|a| a.level > Level::Normal).map(assess_cmd::row).collect(),
+        risks: assessments
+            .iter()
+            .filter(|a| a.level > Level::Normal)
+            .map(assess_cmd::row)
+            .collect(),
         exposures,
         sites_exposed,
         seconds: started.elapsed().as_secs_f64(),
@@ -137,7 +149,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
 }
 
 fn print_text(r: &Report, assessments: &[farguard_model::Assessment], n_sites: usize, top: usize) {
-    println!("farguard demo — the loop on real public data, stored in {}\n", r.database);
+    println!(
+        "farguard demo — the loop on real public data, stored in {}\n",
+        r.database
+    );
     println!("1. REGISTRY  what we have abroad (real locations, synthetic owner)");
     for s in &r.sites {
         println!(
@@ -166,7 +181,11 @@ fn print_text(r: &Report, assessments: &[farguard_model::Assessment], n_sites: u
         r.guideline,
         r.risks.len()
     );
-    let raised: Vec<_> = assessments.iter().filter(|a| a.level > Level::Normal).cloned().collect();
+    let raised: Vec<_> = assessments
+        .iter()
+        .filter(|a| a.level > Level::Normal)
+        .cloned()
+        .collect();
     assess_cmd::print_text(&raised, top);
     println!(
         "\n4. EXPOSURE  {} precisely located events touch {} registered sites (radius by category and severity)",
@@ -176,7 +195,12 @@ fn print_text(r: &Report, assessments: &[farguard_model::Assessment], n_sites: u
     for x in r.exposures.iter().take(top) {
         println!(
             "   {} [{} / {} severity {}] within {} km: {} site(s)",
-            x.event, x.category, x.subtype, x.severity, x.radius_km, x.sites.len()
+            x.event,
+            x.category,
+            x.subtype,
+            x.severity,
+            x.radius_km,
+            x.sites.len()
         );
         println!("     {}", out::short(&x.title, 100));
         exposure::print_sites(&x.sites, 3);
@@ -184,7 +208,10 @@ fn print_text(r: &Report, assessments: &[farguard_model::Assessment], n_sites: u
             println!("     why: {}", s.reason);
         }
     }
-    println!("\nfinished in {:.1} s. Explore the same database:", r.seconds);
+    println!(
+        "\nfinished in {:.1} s. Explore the same database:",
+        r.seconds
+    );
     let db = &r.database;
     println!("   farguard --db {db} assess --at {}", &r.assessed_at[..10]);
     if let Some(x) = r.exposures.first() {

@@ -123,7 +123,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         if ctx.json {
             out::json(&x)?;
         } else {
-            println!("{} — {} / {} severity {}", x.event, x.category, x.subtype, x.severity);
+            println!(
+                "{} — {} / {} severity {}",
+                x.event, x.category, x.subtype, x.severity
+            );
             println!("  {}", x.title);
             match &x.not_matched {
                 Some(why) => println!("no sites matched by distance: {why}"),
@@ -164,7 +167,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 reason: if h.inside {
                     "the point lies inside the site's polygon".into()
                 } else {
-                    format!("{:.1} km from ({lat}, {lon}), within {r} km", h.distance_m / 1000.0)
+                    format!(
+                        "{:.1} km from ({lat}, {lon}), within {r} km",
+                        h.distance_m / 1000.0
+                    )
                 },
             }
         })
@@ -172,7 +178,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     if ctx.json {
         out::json(&sites)?;
     } else {
-        println!("{} of {} registered sites within {r} km of ({lat}, {lon}):", sites.len(), index.len());
+        println!(
+            "{} of {} registered sites within {r} km of ({lat}, {lon}):",
+            sites.len(),
+            index.len()
+        );
         print_sites(&sites, 50);
     }
     Ok(ExitCode::SUCCESS)

@@ -35,7 +35,15 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
     } else if let Some(e) = &report.error {
         eprintln!("error: {e}");
     } else {
-        println!("{}: ok (version {})", report.file, report.version.clone().unwrap_or_default());
+        println!(
+            "{}: ok (version {})",
+            report.file,
+            report.version.clone().unwrap_or_default()
+        );
     }
-    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -40,10 +40,15 @@ pub struct ImportCounts {
 }
 
 /// Stores what a registry reader accepted and reports row errors; shared with the demo.
-pub fn store_sites(store: &mut dyn Store, name: &str, imp: &Import<farguard_model::Site>) -> Result<ImportCounts> {
+pub fn store_sites(
+    store: &mut dyn Store,
+    name: &str,
+    imp: &Import<farguard_model::Site>,
+) -> Result<ImportCounts> {
     let started_at = Utc::now();
     // Register owners that are not known yet, so every site has an organisation.
-    let known: std::collections::HashSet<String> = store.orgs()?.into_iter().map(|o| o.id).collect();
+    let known: std::collections::HashSet<String> =
+        store.orgs()?.into_iter().map(|o| o.id).collect();
     let mut new_orgs: Vec<Organisation> = imp
         .values()
         .filter(|s| !known.contains(&s.org))
@@ -110,9 +115,11 @@ pub fn run(ctx: &Ctx, target: Target) -> Result<ExitCode> {
             counts.read, counts.accepted, counts.updated, counts.unchanged, counts.rejected
         );
     }
-    Ok(if counts.read == 0 || (strict && counts.rejected > 0) || counts.read == counts.rejected {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if counts.read == 0 || (strict && counts.rejected > 0) || counts.read == counts.rejected {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

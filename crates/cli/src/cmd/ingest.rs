@@ -59,8 +59,12 @@ fn store_batch(
     started_at: chrono::DateTime<Utc>,
     batch: Batch,
 ) -> Result<IngestCounts> {
-    let ins = store.insert_events(&batch.events).context("storing events")?;
-    store.quarantine(&batch.quarantined).context("storing quarantined records")?;
+    let ins = store
+        .insert_events(&batch.events)
+        .context("storing events")?;
+    store
+        .quarantine(&batch.quarantined)
+        .context("storing quarantined records")?;
     let counts = IngestCounts {
         file: name.into(),
         read: batch.read,
@@ -136,9 +140,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     }
     let any_failed = report.files.iter().any(|f| f.error.is_some());
     let nothing_read = report.read == 0;
-    Ok(if nothing_read || any_failed || (args.strict && report.quarantined > 0) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if nothing_read || any_failed || (args.strict && report.quarantined > 0) {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

@@ -2,6 +2,7 @@
 //! ingest and import steps the demo reuses) lives here.
 
 pub mod assess;
+pub mod bench;
 pub mod demo;
 pub mod exposure;
 pub mod guideline;
@@ -23,7 +24,8 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn store(&self) -> Result<Box<dyn Store>> {
-        farguard_store::open(&self.db).with_context(|| format!("opening database {}", redact(&self.db)))
+        farguard_store::open(&self.db)
+            .with_context(|| format!("opening database {}", redact(&self.db)))
     }
 }
 
@@ -46,7 +48,8 @@ pub fn load_guideline(path: Option<&Path>) -> Result<Guideline> {
     match path {
         None => Ok(Guideline::default_shipped()?),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading guideline {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading guideline {}", p.display()))?;
             Ok(Guideline::parse(&p.display().to_string(), &text)?)
         }
     }

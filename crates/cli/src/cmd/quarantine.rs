@@ -48,7 +48,10 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
         println!("quarantine is empty");
     } else {
         for r in &rows {
-            println!("#{} {}:{} [{}] {}", r.id, r.file, r.line, r.source, r.reason);
+            println!(
+                "#{} {}:{} [{}] {}",
+                r.id, r.file, r.line, r.source, r.reason
+            );
             println!("    raw: {}", out::short(&r.raw, 120));
         }
     }

@@ -1,12 +1,17 @@
 //! End-to-end tests of the `farguard` binary on the real shipped data, with
 //! a fresh SQLite file per test (and PostgreSQL when `FARGUARD_TEST_PG` is set).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const GDELT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gdelt/20191024143000.export.CSV");
+const GDELT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/gdelt/20191024143000.export.CSV"
+);
 const GDELT_LINES: u64 = 2111;
 
 struct Env {
@@ -36,8 +41,13 @@ impl Env {
         let mut a = vec!["--json"];
         a.extend_from_slice(args);
         let out = self.run(&a);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
 }
 
@@ -84,9 +94,24 @@ fn bad_lines_are_quarantined_and_the_rest_is_kept() {
     let v = env.json(&["ingest", bad]);
     assert_eq!(counts(&v), (4, 2, 0, 2));
     let q = env.json(&["quarantine", "list"]);
-    let reasons: Vec<String> = q.as_array().unwrap().iter().map(|r| format!("{}:{} {}", r["file"], r["line"], r["reason"])).collect();
-    assert!(reasons.iter().any(|r| r.contains(":2 ") && r.contains("61") && r.contains("60")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains(":3 ") && r.contains("123")), "{reasons:?}");
+    let reasons: Vec<String> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}:{} {}", r["file"], r["line"], r["reason"]))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains(":2 ") && r.contains("61") && r.contains("60")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains(":3 ") && r.contains("123")),
+        "{reasons:?}"
+    );
     // --strict turns quarantine into a failure; nothing accepted is lost.
     let strict = env.run(&["ingest", "--strict", bad]);
     assert!(!strict.status.success());
@@ -99,13 +124,21 @@ fn unreadable_files_are_named_in_the_error() {
     let env = Env::sqlite();
     let missing = env.run(&["ingest", "no/such/file.CSV"]);
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("no/such/file.CSV"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no/such/file.CSV"),
+        "{}",
+        stderr(&missing)
+    );
     // A truncated zip archive.
     let zip = env.path("cut.export.CSV.zip");
     std::fs::write(&zip, b"PK\x03\x04\x14\x00\x00\x00\x08\x00truncated").unwrap();
     let out = env.run(&["ingest", zip.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("cut.export.CSV.zip"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cut.export.CSV.zip"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn write(path: &Path, text: &str) -> String {
@@ -125,9 +158,19 @@ fn site_import_reports_row_errors_and_upserts() {
          KE-3,acme,Bad lat,office,123,36.8,KE,,,,\n",
     );
     let v = env.json(&["import", "sites", &f]);
-    assert_eq!((v["read"].as_u64(), v["accepted"].as_u64(), v["rejected"].as_u64()), (Some(4), Some(2), Some(2)));
+    assert_eq!(
+        (
+            v["read"].as_u64(),
+            v["accepted"].as_u64(),
+            v["rejected"].as_u64()
+        ),
+        (Some(4), Some(2), Some(2))
+    );
     let errs = v["errors"].to_string();
-    assert!(errs.contains("sites.csv:4: field `country`") && errs.contains("sites.csv:5: field `lat`"), "{errs}");
+    assert!(
+        errs.contains("sites.csv:4: field `country`") && errs.contains("sites.csv:5: field `lat`"),
+        "{errs}"
+    );
     // Re-import with one change: 1 updated, 1 unchanged.
     let f = write(
         &env.path("sites.csv"),
@@ -136,9 +179,29 @@ fn site_import_reports_row_errors_and_upserts() {
          KE-2,acme,Nairobi office,office,-1.2864,36.8172,KE,8\n",
     );
     let v = env.json(&["import", "sites", &f]);
-    assert_eq!((v["accepted"].as_u64(), v["updated"].as_u64(), v["unchanged"].as_u64()), (Some(0), Some(1), Some(1)));
-    let near = env.json(&["exposure", "--lat", "-4.05", "--lon", "39.66", "--radius-km", "5"]);
-    let ids: Vec<&str> = near.as_array().unwrap().iter().map(|s| s["site"].as_str().unwrap()).collect();
+    assert_eq!(
+        (
+            v["accepted"].as_u64(),
+            v["updated"].as_u64(),
+            v["unchanged"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1))
+    );
+    let near = env.json(&[
+        "exposure",
+        "--lat",
+        "-4.05",
+        "--lon",
+        "39.66",
+        "--radius-km",
+        "5",
+    ]);
+    let ids: Vec<&str> = near
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["site"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["KE-1"]);
 }
 
@@ -147,7 +210,11 @@ fn assess_grades_history_as_of_its_own_time_and_explains_levels() {
     let env = Env::sqlite();
     env.json(&["ingest", GDELT]);
     let now = env.json(&["assess"]);
-    assert_eq!(now.as_array().unwrap().len(), 0, "2019 events do not count today");
+    assert_eq!(
+        now.as_array().unwrap().len(),
+        0,
+        "2019 events do not count today"
+    );
     let v = env.json(&["assess", "--at", "2019-10-24"]);
     let rows = v.as_array().unwrap();
     assert!(rows.iter().any(|r| r["level"] != "0"));
@@ -158,9 +225,17 @@ fn assess_grades_history_as_of_its_own_time_and_explains_levels() {
         assert!(r["score"].as_f64().unwrap() >= e["thresholds"][0].as_f64().unwrap());
     }
     // Sorted by level: the first row is at least as high as every other.
-    let rank = |l: &str| ["0", "IV", "III", "II", "I"].iter().position(|x| *x == l).unwrap();
+    let rank = |l: &str| {
+        ["0", "IV", "III", "II", "I"]
+            .iter()
+            .position(|x| *x == l)
+            .unwrap()
+    };
     let first = rank(rows[0]["level"].as_str().unwrap());
-    assert!(rows.iter().all(|r| rank(r["level"].as_str().unwrap()) <= first));
+    assert!(
+        rows.iter()
+            .all(|r| rank(r["level"].as_str().unwrap()) <= first)
+    );
 }
 
 #[test]
@@ -169,7 +244,10 @@ fn demo_names_real_countries_and_ports_and_explains_itself() {
     let out = env.path("demo.db");
     let v = env.json(&["demo", "--out", out.to_str().unwrap()]);
     assert_eq!(v["ingest"]["read"].as_u64(), Some(GDELT_LINES));
-    assert!(v["sites"][0]["accepted"].as_u64().unwrap() > 3500, "WPI ports registered");
+    assert!(
+        v["sites"][0]["accepted"].as_u64().unwrap() > 3500,
+        "WPI ports registered"
+    );
     let risks = v["risks"].as_array().unwrap();
     assert!(!risks.is_empty());
     assert!(risks.iter().any(|r| r["country"] == "United States"));
@@ -177,7 +255,13 @@ fn demo_names_real_countries_and_ports_and_explains_itself() {
     assert!(!exposures.is_empty());
     let names: Vec<&str> = exposures
         .iter()
-        .flat_map(|x| x["sites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()))
+        .flat_map(|x| {
+            x["sites"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap())
+        })
         .collect();
     assert!(names.iter().any(|n| n.starts_with("Port of ")), "{names:?}");
     for x in exposures {
@@ -202,18 +286,28 @@ fn guideline_check_names_key_and_rule() {
     let env = Env::sqlite();
     let good = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/guideline.toml");
     assert!(env.run(&["guideline", "check", good]).status.success());
-    let text = std::fs::read_to_string(good).unwrap().replacen("window_days = 7", "window_days = 0", 1);
+    let text =
+        std::fs::read_to_string(good)
+            .unwrap()
+            .replacen("window_days = 7", "window_days = 0", 1);
     let bad = write(&env.path("g.toml"), &text);
     let out = env.run(&["guideline", "check", &bad]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("assess.window_days"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("assess.window_days"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The same ingest against PostgreSQL, in a schema of its own.
 #[test]
 fn ingest_and_assess_on_postgres() {
     let Ok(url) = std::env::var("FARGUARD_TEST_PG") else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but FARGUARD_TEST_PG is not set");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but FARGUARD_TEST_PG is not set"
+        );
         eprintln!("SKIP ingest_and_assess_on_postgres: FARGUARD_TEST_PG not set");
         return;
     };
@@ -236,7 +330,10 @@ fn ingest_and_assess_on_postgres() {
 }
 
 fn chrono_free_nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 fn postgres_client(url: &str) -> postgres::Client {

@@ -1,0 +1,159 @@
+//! `farguard bench`: whole-pipeline benchmarks on the shipped real data,
+//! printed beside a baseline measured in the same run. Never a timed test.
+
+use super::Ctx;
+use crate::{embedded, out};
+use anyhow::{Context, Result};
+use farguard_sources::parse_gdelt_v2;
+use farguard_store::{SqliteStore, Store};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Which {
+    /// GDELT 2.0 ingest: parse + normalise + classify, and end to end into a
+    /// fresh SQLite file (durable, deduplicated). Input: the shipped export
+    /// repeated with fresh GLOBALEVENTIDs; no field value is synthesised.
+    Ingest {
+        /// How many times to repeat the 2,111 real rows.
+        #[arg(long, default_value_t = 100)]
+        repeat: u32,
+        /// Timed runs; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct IngestBench {
+    rows: u64,
+    bytes: u64,
+    runs: u32,
+    /// Baseline: splitting lines and tab fields only, no normalisation.
+    split_only_rows_per_s: f64,
+    parse_normalise_classify_rows_per_s: f64,
+    end_to_end_sqlite_rows_per_s: f64,
+    ratio_parse_vs_split: f64,
+}
+
+/// The shipped export repeated `n` times, each copy with fresh event ids.
+pub fn repeated_gdelt(n: u32) -> Vec<u8> {
+    let src = embedded::GDELT_EXPORT;
+    let mut out = Vec::with_capacity(src.len() * n as usize + 16 * n as usize * 2200);
+    for k in 0..n {
+        for line in src.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let tab = line.iter().position(|b| *b == b'\t').unwrap_or(0);
+            let id: u64 = std::str::from_utf8(&line[..tab])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            out.extend_from_slice((id + u64::from(k) * 10_000_000_000).to_string().as_bytes());
+            out.extend_from_slice(&line[tab..]);
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn split_only(bytes: &[u8]) -> u64 {
+    let mut fields = 0u64;
+    for line in bytes.split(|b| *b == b'\n') {
+        fields += line.split(|b| *b == b'\t').count() as u64;
+    }
+    fields
+}
+
+pub fn run(ctx: &Ctx, which: Which) -> Result<ExitCode> {
+    let Which::Ingest { repeat, runs } = which;
+    let input = repeated_gdelt(repeat);
+    let rows = input.iter().filter(|b| **b == b'\n').count() as u64;
+    let runs = runs.max(1);
+    let (mut split, mut parse, mut e2e) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(split_only(&input));
+        split.push(rows as f64 / t.elapsed().as_secs_f64());
+
+        let t = Instant::now();
+        let batch = parse_gdelt_v2("bench", &input);
+        parse.push(rows as f64 / t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            batch.read == rows,
+            "parser read {} of {rows} rows",
+            batch.read
+        );
+        drop(batch);
+
+        let dir = tempfile_dir()?;
+        let t = Instant::now();
+        let mut store = SqliteStore::open(dir.join("bench.db"))?;
+        let batch = parse_gdelt_v2("bench", &input);
+        let c = store.insert_events(&batch.events)?;
+        e2e.push(rows as f64 / t.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            c.accepted + batch.quarantined.len() as u64 == rows,
+            "stored {} of {rows}",
+            c.accepted
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    let r = IngestBench {
+        rows,
+        bytes: input.len() as u64,
+        runs,
+        split_only_rows_per_s: median(split),
+        parse_normalise_classify_rows_per_s: median(parse.clone()),
+        end_to_end_sqlite_rows_per_s: median(e2e),
+        ratio_parse_vs_split: 0.0,
+    };
+    let r = IngestBench {
+        ratio_parse_vs_split: r.parse_normalise_classify_rows_per_s / r.split_only_rows_per_s,
+        ..r
+    };
+    if ctx.json {
+        out::json(&r)?;
+    } else {
+        println!(
+            "GDELT 2.0 ingest, {} rows ({:.1} MB), median of {} runs, 1 thread",
+            r.rows,
+            r.bytes as f64 / 1e6,
+            r.runs
+        );
+        println!(
+            "  baseline: split lines and tabs only   {:>12.0} rows/s",
+            r.split_only_rows_per_s
+        );
+        println!(
+            "  parse + normalise + classify          {:>12.0} rows/s",
+            r.parse_normalise_classify_rows_per_s
+        );
+        println!(
+            "  end to end into SQLite (durable)      {:>12.0} rows/s",
+            r.end_to_end_sqlite_rows_per_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!(
+        "farguard-bench-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    Ok(d)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
