@@ -213,7 +213,7 @@ fn print_text(r: &Report, assessments: &[farguard_model::Assessment], n_sites: u
         r.seconds
     );
     let db = &r.database;
-    println!("   farguard --db {db} assess --at {}", &r.assessed_at[..10]);
+    println!("   farguard --db {db} assess --at {}", r.assessed_at);
     if let Some(x) = r.exposures.first() {
         println!("   farguard --db {db} exposure --event {}", x.event);
     }
