@@ -32,7 +32,7 @@ const MIGRATION_LOCK: i64 = 0x6661_7267_7561_7264;
 
 /// A farguard database on a PostgreSQL server.
 pub struct PgStore {
-    client: Client,
+    pub(crate) client: Client,
     target: String,
     schema: Option<String>,
     /// Prepared bulk inserts by (table, rows, conflict); full chunks only, so bounded.
