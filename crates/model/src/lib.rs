@@ -18,6 +18,7 @@ pub mod event;
 pub mod geo;
 pub mod level;
 pub mod registry;
+pub mod response;
 pub mod stage;
 pub mod taxonomy;
 
@@ -30,6 +31,9 @@ pub use geo::{EARTH_RADIUS_M, Geometry, Lat, Lon, Point, Polygon, Radius};
 pub use level::{Level, Severity};
 pub use registry::{
     Dependency, DependencyKind, ItineraryLeg, OrgKind, Organisation, Person, Site, SiteKind,
+};
+pub use response::{
+    CommandLevel, Incident, IncidentStatus, Member, Task, TaskStatus, TimelineEntry,
 };
 pub use stage::{Classification, Classifier};
 pub use taxonomy::{Category, Subtype};
