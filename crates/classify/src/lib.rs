@@ -11,6 +11,10 @@
 //! parsing, so a classifier must be cheap (no allocation beyond the reason)
 //! and total (unknown codes degrade to a coarser rule or `None`, never panic).
 
+pub mod acled;
 pub mod cameo;
+pub mod cap;
+pub mod gdacs;
+pub mod usgs;
 
 pub use cameo::{CameoClassifier, CameoInput};
