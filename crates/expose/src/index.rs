@@ -1,5 +1,6 @@
 //! The in-memory site index and the exact great-circle predicate.
 
+use crate::area::{QueryArea, bbox, site_in_polygon};
 use crate::cap::cap_envelopes;
 use farguard_model::geo::haversine_m;
 use farguard_model::{EARTH_RADIUS_M, Geometry, Point, Polygon, Radius, Site};
@@ -102,6 +103,48 @@ impl SiteIndex {
             });
             self.sites.push(site);
         }
+    }
+
+    /// Every site in an area: within a circle (exact great-circle distance),
+    /// inside or overlapping a polygon, or registered in a country. Nearest
+    /// first for circles, by id otherwise; `distance_m` is 0 and `inside`
+    /// true for polygon and country areas.
+    pub fn in_area(&self, area: &QueryArea) -> Vec<Hit> {
+        let mut hits: Vec<Hit> = match area {
+            QueryArea::Circle { center, radius } => return self.within(*center, *radius),
+            QueryArea::Polygon(poly) => {
+                let b = bbox(poly);
+                let aabb = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+                self.tree
+                    .locate_in_envelope_intersecting(aabb)
+                    .map(|e| e.site as usize)
+                    .filter(|&i| site_in_polygon(&self.sites[i], poly))
+                    .map(|i| Hit {
+                        site: i,
+                        distance_m: 0.0,
+                        inside: true,
+                    })
+                    .collect()
+            }
+            QueryArea::Country(c) => self
+                .sites
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.country == *c)
+                .map(|(i, _)| Hit {
+                    site: i,
+                    distance_m: 0.0,
+                    inside: true,
+                })
+                .collect(),
+        };
+        hits.sort_by(|a, b| self.sites[a.site].id.cmp(&self.sites[b.site].id));
+        hits
+    }
+
+    /// The position of the site with this id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.sites.iter().position(|s| s.id == id)
     }
 
     /// Every site within `radius` of `center`, nearest first (ties by id).
@@ -302,6 +345,40 @@ mod tests {
         assert_eq!(idx.within(Point::new(10.0, 10.0).unwrap(), r).len(), 1);
         idx.upsert(site(1, 0.0, 0.0));
         assert_eq!(idx.len(), 2);
+    }
+
+    #[test]
+    fn polygon_and_country_areas_select_exactly() {
+        let mut sites = vec![site(0, 0.5, 0.5), site(1, 5.0, 5.0), site(2, -0.5, 0.5)];
+        sites[1].country = CountryCode::parse("TZ").unwrap();
+        let idx = SiteIndex::build(sites);
+        let area = QueryArea::parse("polygon:0,0 0,1 1,1 1,0 0,0").unwrap();
+        let got: Vec<usize> = idx.in_area(&area).iter().map(|h| h.site).collect();
+        assert_eq!(got, vec![0]);
+        let tz = QueryArea::parse("TZ").unwrap();
+        assert_eq!(
+            idx.in_area(&tz).iter().map(|h| h.site).collect::<Vec<_>>(),
+            vec![1]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn polygon_area_equals_brute_force(
+            pts in proptest::collection::vec((-10.0f64..=10.0, -10.0f64..=10.0), 1..200),
+            c in (-8.0f64..=8.0, -8.0f64..=8.0),
+            w in 0.1f64..5.0,
+        ) {
+            let sites: Vec<Site> = pts.iter().enumerate().map(|(i, (a, o))| site(i, *a, *o)).collect();
+            let idx = SiteIndex::build(sites.clone());
+            let p = |a: f64, b: f64| Point::new(a, b).unwrap();
+            // A triangle with a notch: simple, not convex.
+            let poly = Polygon::new(vec![p(c.0, c.1), p(c.0, c.1 + 2.0 * w), p(c.0 + w / 2.0, c.1 + w), p(c.0 + w, c.1 + 2.0 * w), p(c.0 + w, c.1), p(c.0, c.1)]).unwrap();
+            let mut got: Vec<usize> = idx.in_area(&QueryArea::Polygon(poly.clone())).iter().map(|h| h.site).collect();
+            got.sort();
+            let want: Vec<usize> = sites.iter().enumerate().filter(|(_, s)| poly.contains(s.anchor())).map(|(i, _)| i).collect();
+            prop_assert_eq!(got, want);
+        }
     }
 
     proptest! {

@@ -10,12 +10,30 @@
 //! sites match by distance; polygon sites match when the event lies inside
 //! or within the radius of the boundary. No I/O: the caller builds the index
 //! from the store.
+//!
+//! Around the index: [`QueryArea`] is what a query asks about (a circle, a
+//! CAP/GDACS/admin polygon, a country); [`Roster`] answers which people are
+//! there during a time window (itinerary legs and postings); and
+//! [`DependencyGraph`] (petgraph) carries a disruption from a port, airport,
+//! corridor or supplier to the sites that depend on it, attenuated by
+//! criticality, with the path as the reason. [`PointGrid`] is the bulk
+//! matcher for millions of points: unit vectors in a cell-sorted flat array,
+//! decided with the chord test and, near the rim, with haversine itself, so
+//! it returns exactly what brute-force haversine returns.
 
+mod area;
 mod cap;
+pub mod graph;
+pub mod grid;
 mod index;
+mod people;
 
+pub use area::{QueryArea, parse_cap_polygon};
 pub use cap::cap_envelopes;
+pub use graph::{Critical, DependencyGraph, Indirect};
+pub use grid::PointGrid;
 pub use index::{Hit, SiteIndex};
+pub use people::{PersonHit, Presence, Roster, Window};
 
 use farguard_model::{Event, Radius, Site};
 

@@ -1,6 +1,7 @@
-//! Registry import and export: files of organisations and sites in, validated
-//! domain values out, with one error per bad row naming the file, line and
-//! field.
+//! Registry import and export: files of organisations, sites, people,
+//! itinerary legs and dependencies in (CSV or GeoJSON), validated domain
+//! values out, with one error per bad row naming the file, line and field;
+//! and the same two formats back out.
 //!
 //! Design note. Parsers here read bytes and return [`Import`] — the good rows
 //! and the row errors side by side — so one bad row never sinks a file. The
@@ -10,10 +11,43 @@
 //! what the caller hands in; no knowledge of the store.
 
 pub mod airports;
+pub mod deps;
+pub mod legs;
+pub mod orgs;
+pub mod people;
+mod rows;
 pub mod sites;
 pub mod wpi;
 
+pub use rows::{Format, detect};
+
 use std::fmt;
+
+impl<T> Import<T> {
+    /// Moves rows failing `check` (which returns the field and message) to
+    /// the errors; `raw` renders the rejected value for the quarantine.
+    pub fn reject(
+        &mut self,
+        file: &str,
+        check: impl Fn(&T) -> Option<(String, String)>,
+        raw: impl Fn(&T) -> String,
+    ) {
+        let rows = std::mem::take(&mut self.rows);
+        for (line, v) in rows {
+            match check(&v) {
+                None => self.rows.push((line, v)),
+                Some((field, message)) => self.errors.push(RowError {
+                    file: file.into(),
+                    line,
+                    field: Some(field),
+                    message,
+                    raw: raw(&v),
+                }),
+            }
+        }
+        self.errors.sort_by_key(|e| e.line);
+    }
+}
 
 /// One rejected row: where it is, which field, what is wrong and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,109 +1,70 @@
-//! Sites from CSV and GeoJSON, and back.
+//! Sites and projects from CSV and GeoJSON, and back.
 //!
 //! CSV columns (header required, order free): `id, org, name, kind, lat, lon,
-//! country` required; `sector, value_usd, headcount, status` optional.
-//! GeoJSON: a FeatureCollection of Point or Polygon features whose
-//! `properties` carry the same names (no lat/lon).
+//! country` required; `sector, value_usd, headcount, status, polygon`
+//! optional. `polygon` is the outer ring as JSON `[[lon,lat],…]` (first
+//! position repeated last); when given, the site is that polygon and
+//! `lat`/`lon` are its anchor. GeoJSON: a FeatureCollection of Point or
+//! Polygon features whose `properties` carry the same names (no lat/lon).
 
-use crate::{Import, RegistryError, RowError};
-use farguard_model::{CountryCode, Geometry, Point, Polygon, Site, SiteKind};
-use std::collections::HashMap;
-use std::collections::HashSet;
+use crate::rows::{self, FieldError, Fields, Spec, f, ferr};
+use crate::{Import, RegistryError};
+use farguard_model::{CountryCode, Geometry, Site, SiteKind};
+
+pub use crate::rows::{Format as SitesFormat, detect};
 
 const REQUIRED: [&str; 7] = ["id", "org", "name", "kind", "lat", "lon", "country"];
 
-/// Which format a sites file is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SitesFormat {
-    Csv,
-    GeoJson,
+/// CSV header written by [`to_csv`].
+pub const CSV_HEADER: [&str; 12] = [
+    "id",
+    "org",
+    "name",
+    "kind",
+    "lat",
+    "lon",
+    "country",
+    "sector",
+    "value_usd",
+    "headcount",
+    "status",
+    "polygon",
+];
+
+fn polygon_column(text: &str) -> Result<Geometry, FieldError> {
+    let ring: Vec<Vec<f64>> = serde_json::from_str(text).map_err(|e| {
+        ferr(
+            "polygon",
+            format!("expected a JSON ring such as [[36,-1],[37,-1],[37,0],[36,-1]]: {e}"),
+        )
+    })?;
+    rows::polygon(&ring)
+        .map(Geometry::Polygon)
+        .map_err(|m| ferr("polygon", m))
 }
 
-/// Guesses the format from the name, then from the first non-blank byte.
-pub fn detect(name: &str, bytes: &[u8]) -> SitesFormat {
-    let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".geojson") || lower.ends_with(".json") {
-        return SitesFormat::GeoJson;
-    }
-    if lower.ends_with(".csv") {
-        return SitesFormat::Csv;
-    }
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => SitesFormat::GeoJson,
-        _ => SitesFormat::Csv,
-    }
-}
-
-/// Reads sites in either format.
-pub fn read(name: &str, bytes: &[u8]) -> Result<Import<Site>, RegistryError> {
-    match detect(name, bytes) {
-        SitesFormat::Csv => read_csv(name, bytes),
-        SitesFormat::GeoJson => read_geojson(name, bytes),
-    }
-}
-
-/// Looks a field up by column or property name.
-type Getter<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
-
-struct Fields<'a> {
-    get: Getter<'a>,
-}
-
-impl Fields<'_> {
-    fn opt(&self, k: &str) -> Option<String> {
-        (self.get)(k)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    }
-    fn req(&self, k: &'static str) -> Result<String, (String, String)> {
-        self.opt(k)
-            .ok_or_else(|| (k.to_string(), "is required and empty".to_string()))
-    }
-}
-
-fn num(f: &Fields<'_>, k: &'static str) -> Result<Option<f64>, (String, String)> {
-    match f.opt(k) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<f64>()
-            .map(Some)
-            .map_err(|_| (k.to_string(), format!("{v:?} is not a number"))),
-    }
-}
-
-/// Builds a site from named fields; the error is (field, message).
-fn site_from(f: &Fields<'_>, geometry: Option<Geometry>) -> Result<Site, (String, String)> {
+/// Builds a site from named fields.
+fn site_from(f: &Fields<'_>, geometry: Option<Geometry>) -> Result<Site, FieldError> {
     let id = f.req("id")?;
     let org = f.req("org")?;
     let name = f.req("name")?;
-    let kind = SiteKind::parse(&f.req("kind")?).map_err(|e| ("kind".into(), e.to_string()))?;
+    let kind = SiteKind::parse(&f.req("kind")?).map_err(|e| ferr("kind", e.to_string()))?;
     let country =
-        CountryCode::parse(&f.req("country")?).map_err(|e| ("country".into(), e.to_string()))?;
-    let geometry = match geometry {
-        Some(g) => g,
-        None => {
-            let lat = num(f, "lat")?.ok_or(("lat".to_string(), "is required".to_string()))?;
-            let lon = num(f, "lon")?.ok_or(("lon".to_string(), "is required".to_string()))?;
-            let p = Point::new(lat, lon).map_err(|e| {
-                let field = if e.to_string().starts_with("latitude") {
-                    "lat"
-                } else {
-                    "lon"
-                };
-                (field.to_string(), e.to_string())
-            })?;
-            Geometry::Point(p)
-        }
+        CountryCode::parse(&f.req("country")?).map_err(|e| ferr("country", e.to_string()))?;
+    let geometry = match (geometry, f.opt("polygon")) {
+        (Some(g), _) => g,
+        (None, Some(text)) => polygon_column(&text)?,
+        (None, None) => Geometry::Point(f.point()?),
     };
-    let value_usd = num(f, "value_usd")?;
+    let value_usd = f.num("value_usd")?;
     if value_usd.is_some_and(|v| v < 0.0) {
-        return Err(("value_usd".into(), "must not be negative".into()));
+        return Err(ferr("value_usd", "must not be negative"));
     }
     let headcount = match f.opt("headcount") {
         None => 0,
         Some(v) => v.parse::<u32>().map_err(|_| {
-            (
-                "headcount".to_string(),
+            ferr(
+                "headcount",
                 format!("{v:?} is not a whole number of people (0 or more)"),
             )
         })?,
@@ -122,224 +83,78 @@ fn site_from(f: &Fields<'_>, geometry: Option<Geometry>) -> Result<Site, (String
     })
 }
 
-/// Rejects the second and later rows with an id already seen in this file.
-fn push_unique(
-    out: &mut Import<Site>,
-    seen: &mut HashSet<String>,
-    file: &str,
-    line: u64,
-    raw: String,
-    site: Site,
-) {
-    if seen.insert(site.id.clone()) {
-        out.rows.push((line, site));
-    } else {
-        out.errors.push(RowError {
-            file: file.into(),
-            line,
-            field: Some("id".into()),
-            message: format!(
-                "duplicate id {:?} in this file: ids must be unique",
-                site.id
-            ),
-            raw,
-        });
+fn spec() -> Spec<'static, Site> {
+    Spec {
+        required: &REQUIRED,
+        what: "site",
+        build: &site_from,
+        key: &|s: &Site| s.id.clone(),
+        key_field: "id",
     }
+}
+
+/// Reads sites in either format.
+pub fn read(name: &str, bytes: &[u8]) -> Result<Import<Site>, RegistryError> {
+    rows::read(name, bytes, &spec())
 }
 
 /// Reads the CSV form.
 pub fn read_csv(name: &str, bytes: &[u8]) -> Result<Import<Site>, RegistryError> {
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = rdr
-        .headers()
-        .map_err(|e| RegistryError::Format {
-            file: name.into(),
-            reason: format!("cannot read the CSV header: {e}"),
-        })?
-        .clone();
-    let index: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            (
-                h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase(),
-                i,
-            )
-        })
-        .collect();
-    let missing: Vec<_> = REQUIRED
-        .iter()
-        .filter(|k| !index.contains_key(**k))
-        .collect();
-    if !missing.is_empty() {
-        return Err(RegistryError::Format {
-            file: name.into(),
-            reason: format!(
-                "the header lacks the required column(s) {missing:?}; a sites CSV needs {REQUIRED:?}"
-            ),
-        });
-    }
-    let mut out = Import::default();
-    let mut seen = HashSet::new();
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = rec.position().map(|p| p.line()).unwrap_or(line);
-                let raw = rec.iter().collect::<Vec<_>>().join(",");
-                if rec.len() != headers.len() {
-                    out.errors.push(RowError {
-                        file: name.into(),
-                        line,
-                        field: None,
-                        message: format!(
-                            "expected {} fields as in the header, found {}",
-                            headers.len(),
-                            rec.len()
-                        ),
-                        raw,
-                    });
-                    continue;
-                }
-                let r = &rec;
-                let idx = &index;
-                let fields = Fields {
-                    get: Box::new(move |k| idx.get(k).and_then(|i| r.get(*i)).map(str::to_string)),
-                };
-                match site_from(&fields, None) {
-                    Ok(site) => push_unique(&mut out, &mut seen, name, line, raw, site),
-                    Err((field, message)) => out.errors.push(RowError {
-                        file: name.into(),
-                        line,
-                        field: Some(field),
-                        message,
-                        raw,
-                    }),
-                }
-            }
-            Err(e) => out.errors.push(RowError {
-                file: name.into(),
-                line,
-                field: None,
-                message: format!("unreadable CSV row: {e}"),
-                raw: String::new(),
-            }),
-        }
-    }
-    Ok(out)
-}
-
-fn ring_points(ring: &[Vec<f64>]) -> Result<Vec<Point>, String> {
-    ring.iter()
-        .enumerate()
-        .map(|(i, pos)| match pos.as_slice() {
-            [lon, lat, ..] => {
-                Point::new(*lat, *lon).map_err(|e| format!("position {}: {e}", i + 1))
-            }
-            _ => Err(format!("position {} needs [lon, lat]", i + 1)),
-        })
-        .collect()
+    rows::read_csv(name, bytes, &spec())
 }
 
 /// Reads the GeoJSON form.
 pub fn read_geojson(name: &str, bytes: &[u8]) -> Result<Import<Site>, RegistryError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| RegistryError::Format {
-        file: name.into(),
-        reason: format!("not UTF-8 text ({e})"),
-    })?;
-    let fc: geojson::FeatureCollection = text.parse().map_err(|e| RegistryError::Format {
-        file: name.into(),
-        reason: format!("not a GeoJSON FeatureCollection: {e}"),
-    })?;
-    let mut out = Import::default();
-    let mut seen = HashSet::new();
-    for (i, feat) in fc.features.iter().enumerate() {
-        let line = i as u64 + 1;
-        let raw = serde_json::to_string(feat).unwrap_or_default();
-        let err = |field: &str, message: String| RowError {
-            file: name.into(),
-            line,
-            field: Some(field.into()),
-            message,
-            raw: raw.clone(),
-        };
-        let geometry = match feat.geometry.as_ref().map(|g| &g.value) {
-            Some(geojson::GeometryValue::Point { coordinates }) => {
-                match ring_points(std::slice::from_ref(&coordinates.as_slice().to_vec())) {
-                    Ok(p) => Geometry::Point(p[0]),
-                    Err(m) => {
-                        out.errors.push(err("geometry", m));
-                        continue;
-                    }
-                }
-            }
-            Some(geojson::GeometryValue::Polygon { coordinates }) => {
-                let outer: Vec<Vec<f64>> = coordinates
-                    .first()
-                    .map(|r| r.iter().map(|p| p.as_slice().to_vec()).collect())
-                    .unwrap_or_default();
-                match ring_points(&outer)
-                    .and_then(|pts| Polygon::new(pts).map_err(|e| e.to_string()))
-                {
-                    Ok(poly) => Geometry::Polygon(poly),
-                    Err(m) => {
-                        out.errors.push(err("geometry", m));
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                out.errors
-                    .push(err("geometry", "must be a Point or a Polygon".into()));
-                continue;
-            }
-        };
-        let props = feat.properties.clone().unwrap_or_default();
-        let fields = Fields {
-            get: Box::new(move |k| {
-                props.get(k).and_then(|v| match v {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                })
-            }),
-        };
-        match site_from(&fields, Some(geometry)) {
-            Ok(site) => push_unique(&mut out, &mut seen, name, line, raw.clone(), site),
-            Err((field, message)) => out
-                .errors
-                .push(err(&format!("properties.{field}"), message)),
-        }
-    }
-    Ok(out)
+    let s = Spec {
+        // GeoJSON sites carry their place in the geometry, never in lat/lon.
+        build: &|f: &Fields<'_>, g: Option<Geometry>| match g {
+            Some(g) => site_from(f, Some(g)),
+            None => Err(ferr("geometry", "a site needs a Point or Polygon geometry")),
+        },
+        ..spec()
+    };
+    rows::read_geojson(name, bytes, &s)
 }
 
 /// Writes sites as a GeoJSON FeatureCollection (the import format).
 pub fn to_geojson(sites: &[Site]) -> String {
-    let features: Vec<serde_json::Value> = sites
-        .iter()
-        .map(|s| {
-            let geometry = match &s.geometry {
-                Geometry::Point(p) => serde_json::json!({"type": "Point", "coordinates": [p.lon(), p.lat()]}),
-                Geometry::Polygon(poly) => serde_json::json!({
-                    "type": "Polygon",
-                    "coordinates": [poly.ring().iter().map(|p| [p.lon(), p.lat()]).collect::<Vec<_>>()]
-                }),
-            };
+    rows::feature_collection(sites.iter().map(|s| {
+        (
+            Some(s.geometry.clone()),
             serde_json::json!({
-                "type": "Feature",
-                "geometry": geometry,
-                "properties": {
-                    "id": s.id, "org": s.org, "name": s.name, "kind": s.kind.code(),
-                    "country": s.country.as_str(), "sector": s.sector, "value_usd": s.value_usd,
-                    "headcount": s.headcount, "status": s.status,
-                }
-            })
-        })
-        .collect();
-    serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()
+                "id": s.id, "org": s.org, "name": s.name, "kind": s.kind.code(),
+                "country": s.country.as_str(), "sector": s.sector, "value_usd": s.value_usd,
+                "headcount": s.headcount, "status": s.status,
+            }),
+        )
+    }))
+}
+
+/// Writes sites as CSV (the import format; polygons in the `polygon` column).
+pub fn to_csv(sites: &[Site]) -> String {
+    rows::write_csv(
+        &CSV_HEADER,
+        sites.iter().map(|s| {
+            let a = s.anchor();
+            vec![
+                s.id.clone(),
+                s.org.clone(),
+                s.name.clone(),
+                s.kind.code().into(),
+                f(a.lat()),
+                f(a.lon()),
+                s.country.as_str().into(),
+                s.sector.clone().unwrap_or_default(),
+                s.value_usd.map(f).unwrap_or_default(),
+                s.headcount.to_string(),
+                s.status.clone(),
+                match &s.geometry {
+                    Geometry::Polygon(p) => rows::ring_json(p).to_string(),
+                    Geometry::Point(_) => String::new(),
+                },
+            ]
+        }),
+    )
 }
 
 #[cfg(test)]
@@ -373,15 +188,23 @@ mod tests {
             msgs[1]
         );
         assert!(
-            msgs[2].starts_with("sites.csv:5: field `headcount`"),
+            msgs[2].starts_with("sites.csv:5: field `headcount`: \"-3\""),
             "{}",
             msgs[2]
         );
-        assert!(msgs[3].contains("duplicate id \"S1\""), "{}", msgs[3]);
+        assert!(
+            msgs[3].starts_with("sites.csv:6: field `id`: duplicate id \"S1\""),
+            "{}",
+            msgs[3]
+        );
         assert!(
             msgs[4].starts_with("sites.csv:7: expected 11 fields"),
             "{}",
             msgs[4]
+        );
+        assert_eq!(
+            imp.errors[2].raw,
+            "S4,acme,Bad headcount,office,1,1,KE,,,-3,"
         );
         let s = &imp.rows[0].1;
         assert_eq!((s.headcount, s.country.as_str()), (35, "KE"));
@@ -396,6 +219,31 @@ mod tests {
     }
 
     #[test]
+    fn csv_polygon_column_is_validated() {
+        let text = format!(
+            "{},polygon\n\
+             P1,acme,Open,mine,0,0,KE,,,,,\"[[36,-1],[37,-1],[37,0],[36,0]]\"\n\
+             P2,acme,Bowtie,mine,0,0,KE,,,,,\"[[0,0],[1,1],[1,0],[0,1],[0,0]]\"\n\
+             P3,acme,Good,mine,0,0,KE,,,,,\"[[36,-1],[37,-1],[37,0],[36,0],[36,-1]]\"\n",
+            HEAD.trim_end()
+        );
+        let imp = read_csv("p.csv", text.as_bytes()).unwrap();
+        let msgs: Vec<String> = imp.errors.iter().map(|e| e.to_string()).collect();
+        assert!(
+            msgs[0].starts_with("p.csv:2: field `polygon`") && msgs[0].contains("not closed"),
+            "{}",
+            msgs[0]
+        );
+        assert!(
+            msgs[1].starts_with("p.csv:3: field `polygon`") && msgs[1].contains("intersects"),
+            "{}",
+            msgs[1]
+        );
+        assert_eq!(imp.rows.len(), 1);
+        assert!(matches!(imp.rows[0].1.geometry, Geometry::Polygon(_)));
+    }
+
+    #[test]
     fn geojson_round_trips_points_and_polygons() {
         let text = r#"{"type":"FeatureCollection","features":[
           {"type":"Feature","geometry":{"type":"Point","coordinates":[39.66,-4.05]},
@@ -403,13 +251,23 @@ mod tests {
           {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[36,-1],[37,-1],[37,0],[36,0],[36,-1]]]},
            "properties":{"id":"S2","org":"acme","name":"Concession","kind":"mine","country":"KE"}},
           {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]},
-           "properties":{"id":"S3","org":"acme","name":"Bowtie","kind":"mine","country":"KE"}}
+           "properties":{"id":"S3","org":"acme","name":"Bowtie","kind":"mine","country":"KE"}},
+          {"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]},
+           "properties":{"id":"S4","org":"acme","name":"Open","kind":"mine","country":"KE"}}
         ]}"#;
         let imp = read_geojson("s.geojson", text.as_bytes()).unwrap();
         assert_eq!(imp.rows.len(), 2);
-        assert!(imp.errors[0].to_string().contains("intersects itself"));
+        let e0 = imp.errors[0].to_string();
+        assert!(
+            e0.starts_with("s.geojson:3: field `geometry`") && e0.contains("intersects itself"),
+            "{e0}"
+        );
+        assert!(imp.errors[1].to_string().contains("not closed"));
         let sites: Vec<Site> = imp.values().cloned().collect();
         let again = read_geojson("out.geojson", to_geojson(&sites).as_bytes()).unwrap();
+        assert_eq!(again.values().cloned().collect::<Vec<_>>(), sites);
+        let again = read_csv("out.csv", to_csv(&sites).as_bytes()).unwrap();
+        assert!(again.errors.is_empty(), "{:?}", again.errors);
         assert_eq!(again.values().cloned().collect::<Vec<_>>(), sites);
     }
 }
