@@ -14,15 +14,22 @@
 //! is `StoreError::Corrupt`, never a panic); `sqlite` and `pg` only move those
 //! rows. Times are kept to the microsecond in both engines.
 
+mod audit;
 mod error;
 mod migrations;
 mod pg;
 mod row;
 mod sqlite;
+mod users;
 
+pub use audit::{
+    AuditEntry, AuditProblem, AuditRecord, AuditStore, AuditVerdict, GENESIS as AUDIT_GENESIS,
+    entry_hash as audit_entry_hash, verify as verify_audit,
+};
 pub use error::StoreError;
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
+pub use users::{TokenRow, UserRow, UserStore};
 
 use chrono::{DateTime, Utc};
 use farguard_model::{
@@ -71,7 +78,7 @@ pub struct RunRecord {
 }
 
 /// The storage contract every engine meets.
-pub trait Store: Send {
+pub trait Store: Send + UserStore + AuditStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The schema version after migrations.

@@ -289,6 +289,12 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_started_at ON runs (started_at);
 "#,
+},
+Migration {
+    version: 2,
+    name: "users, api tokens and sessions, hash-chained audit log",
+    sqlite: crate::users::SQLITE_SCHEMA,
+    postgres: crate::users::POSTGRES_SCHEMA,
 }];
 
 /// The version a fully migrated database reports.

@@ -425,3 +425,6 @@ pub fn check_failed_batch_stores_nothing(store: &mut dyn Store) {
     events[3].raw.pop();
     assert_eq!(store.insert_events(&events).unwrap(), counts(5, 0));
 }
+
+// Checks kept in their own files, registered through this module.
+pub use crate::access::*;

@@ -5,6 +5,7 @@
 // Test helpers outside #[test] fns are not covered by allow-unwrap-in-tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod checks;
 mod engines;
 mod fixtures;
@@ -39,9 +40,13 @@ conformance! {
         check_assessments_replace_and_latest,
         check_runs_newest_first,
         check_failed_batch_stores_nothing,
+        check_users_and_tokens_round_trip,
+        check_audit_chain_appends_and_verifies,
     ],
     engine: [
         check_migrations_are_idempotent,
         check_corrupt_rows_are_errors_not_panics,
+        check_audit_verify_catches_tampering,
+        check_audit_verify_catches_a_cut_off_tail,
     ],
 }
