@@ -200,6 +200,8 @@ pub struct Incident {
     /// incident instead of opening another.
     pub window_end: DateTime<Utc>,
     pub activated_at: Option<DateTime<Utc>>,
+    /// Since when the level has been below the plan's stand-down level.
+    pub calm_since: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     /// Why it was opened, in words (the trigger and its explanation).
