@@ -10,6 +10,7 @@
 //! deliberately do not derive `Serialize`: the store, the CLI and the API own
 //! their row and wire types and convert.
 
+pub mod alert;
 pub mod area;
 pub mod assessment;
 pub mod country;
@@ -22,6 +23,10 @@ pub mod response;
 pub mod stage;
 pub mod taxonomy;
 
+pub use alert::{
+    AlertRecord, CapStatus, ChannelKind, CheckinState, CheckinStatus, CheckinToken, Delivery,
+    DeliveryAttempt, DeliveryState, MsgType,
+};
 pub use area::Area;
 pub use assessment::{Assessment, Trend};
 pub use country::CountryCode;
