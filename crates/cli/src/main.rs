@@ -44,12 +44,18 @@ enum Command {
     /// and the rest of the file goes on. Exits non-zero when nothing could be
     /// read, or with --strict when anything was quarantined.
     Ingest(cmd::ingest::Args),
-    /// Import registry files (sites from CSV or GeoJSON), upserting by id.
+    /// Import registry files (orgs, sites, people, itineraries,
+    /// dependencies; CSV or GeoJSON), upserting by id, bad rows reported.
     #[command(subcommand)]
     Import(cmd::import::Target),
+    /// Write the registry back out as CSV or GeoJSON (re-importable).
+    Export(cmd::export::Args),
+    /// The dependency graph: single points of failure, disruption paths.
+    #[command(subcommand)]
+    Graph(cmd::graph::Action),
     /// Grade every country × category as of a time, with explanations.
     Assess(cmd::assess::Args),
-    /// Which registered sites an event (or a point and radius) touches.
+    /// Which sites, people and dependent sites an event or an area touches.
     Exposure(cmd::exposure::Args),
     /// Work with risk guideline files.
     #[command(subcommand)]
@@ -80,6 +86,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ingest(a) => cmd::ingest::run(&ctx, a),
         Command::Import(t) => cmd::import::run(&ctx, t),
+        Command::Export(a) => cmd::export::run(&ctx, a),
+        Command::Graph(a) => cmd::graph::run(&ctx, a),
         Command::Assess(a) => cmd::assess::run(&ctx, a),
         Command::Exposure(a) => cmd::exposure::run(&ctx, a),
         Command::Guideline(a) => cmd::guideline::run(&ctx, a),

@@ -4,7 +4,9 @@
 pub mod assess;
 pub mod bench;
 pub mod demo;
+pub mod export;
 pub mod exposure;
+pub mod graph;
 pub mod guideline;
 pub mod import;
 pub mod ingest;
