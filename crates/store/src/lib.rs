@@ -16,6 +16,7 @@
 
 mod audit;
 mod error;
+mod incidents;
 mod migrations;
 mod pg;
 mod row;
@@ -27,6 +28,7 @@ pub use audit::{
     entry_hash as audit_entry_hash, verify as verify_audit,
 };
 pub use error::StoreError;
+pub use incidents::{IncidentQuery, IncidentStore};
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{TokenRow, UserRow, UserStore};
@@ -78,7 +80,7 @@ pub struct RunRecord {
 }
 
 /// The storage contract every engine meets.
-pub trait Store: Send + UserStore + AuditStore {
+pub trait Store: Send + UserStore + AuditStore + IncidentStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The schema version after migrations.

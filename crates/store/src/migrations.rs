@@ -295,6 +295,12 @@ Migration {
     name: "users, api tokens and sessions, hash-chained audit log",
     sqlite: crate::users::SQLITE_SCHEMA,
     postgres: crate::users::POSTGRES_SCHEMA,
+},
+Migration {
+    version: 3,
+    name: "response incidents: members, tasks, timeline",
+    sqlite: crate::incidents::SQLITE_SCHEMA,
+    postgres: crate::incidents::POSTGRES_SCHEMA,
 }];
 
 /// The version a fully migrated database reports.

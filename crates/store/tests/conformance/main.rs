@@ -9,6 +9,7 @@ mod access;
 mod checks;
 mod engines;
 mod fixtures;
+mod incidents;
 
 /// Declares one `#[test]` per check per engine: `sqlite::check_x`, `postgres::check_x`.
 macro_rules! conformance {
@@ -42,6 +43,9 @@ conformance! {
         check_failed_batch_stores_nothing,
         check_users_and_tokens_round_trip,
         check_audit_chain_appends_and_verifies,
+        check_incident_round_trip,
+        check_incident_resave_updates_and_timeline_is_append_only,
+        check_incident_with_nul_is_refused_and_nothing_is_stored,
     ],
     engine: [
         check_migrations_are_idempotent,
