@@ -45,7 +45,9 @@ pub struct Args {
     /// An area: a country, circle, CAP polygon or @GeoJSON file (see below).
     #[arg(long, allow_hyphen_values = true)]
     area: Option<String>,
-    /// Latitude of a point to search around (with --lon and --radius-km).
+    /// Latitude of a point to search around (with --lon and --radius-km);
+    /// with --json this form prints only the site list (use --area
+    /// circle:LAT,LON,KM for sites, people and indirect exposure).
     #[arg(long, requires_all = ["lon", "radius_km"], allow_hyphen_values = true)]
     lat: Option<f64>,
     #[arg(long, allow_hyphen_values = true)]
@@ -486,7 +488,10 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     };
     let w = window(args.at.as_deref(), args.until.as_deref(), Utc::now())?;
     let x = of_area(&reg, &area, w);
-    if ctx.json {
+    if ctx.json && args.area.is_none() {
+        // --lat/--lon/--radius-km keep their original output: the site list.
+        out::json(&x.sites)?;
+    } else if ctx.json {
         out::json(&x)?;
     } else {
         let t = &x.totals;
