@@ -175,7 +175,12 @@ fn parse_text(file: &str, text: &[u8], version: Version) -> (Batch, Shape) {
         batch.read += 1;
         let utf8 = std::str::from_utf8(raw);
         let result = match utf8 {
-            Ok(line) => parse_line(line, version, &mut shape),
+            // NUL is valid UTF-8 but no database text column holds it: refuse
+            // the line here so the store never fails the whole batch.
+            Ok(line) => match scan::find(raw, 0) {
+                Some(at) => Err(crate::record::nul_reason(at)),
+                None => parse_line(line, version, &mut shape),
+            },
             Err(e) => Err(format!(
                 "invalid UTF-8 at byte {} of the line",
                 e.valid_up_to() + 1

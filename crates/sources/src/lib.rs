@@ -12,13 +12,59 @@
 //! they know nothing of storage, deduplication or grading. Published archives
 //! are unpacked in memory with a size cap ([`unpack::MAX_UNZIPPED_BYTES`]).
 //! Lookup tables (FIPS → ISO countries) are compiled in and parsed once.
+//!
+//! Formats: GDELT 2.0/1.0 (`gdelt`), ACLED CSV (`acled`), CAP 1.1/1.2 and
+//! CAP Atom indexes (`cap`), GDACS RSS (`gdacs`), USGS GeoJSON (`usgs`),
+//! RSS/Atom news (`news`) and field-report JSON (`report`); `detect` picks
+//! one by content. Normalisation against shipped tables (point → country,
+//! place name → point) is in `geo`; grouping reports of one hazard or one
+//! incident across sources is `merge`; live polling (conditional GET,
+//! backoff, GDELT's lastupdate.txt) is `fetch`. Every event passes one
+//! storability check (no NUL in text) before it leaves a reader, so a
+//! store never fails a batch on what a reader produced.
 
+pub mod acled;
 pub mod batch;
+pub mod cap;
+pub mod detect;
 pub mod error;
+pub mod gdacs;
 pub mod gdelt;
+pub mod geo;
+mod json;
+pub mod news;
+mod record;
+pub mod report;
 mod scan;
 pub mod unpack;
+pub mod usgs;
+mod xml;
 
 pub use batch::Batch;
+pub use detect::{Format, detect, parse_auto};
 pub use error::SourceError;
 pub use gdelt::{parse_gdelt_v1, parse_gdelt_v2, read_gdelt_v1, read_gdelt_v2};
+
+/// The input as UTF-8 text (a byte-order mark dropped), or a quarantine
+/// record naming where it stops being UTF-8.
+pub(crate) fn text_or_reject<'a>(
+    out: &mut record::Builder<'_>,
+    bytes: &'a [u8],
+) -> Option<&'a str> {
+    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(b) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let line = record::line_at(b, e.valid_up_to());
+            out.reject(
+                line,
+                format!(
+                    "line {line}: invalid UTF-8 at byte {}: the feed must be UTF-8 (re-save it as UTF-8)",
+                    e.valid_up_to() + 1
+                ),
+                bytes,
+            );
+            None
+        }
+    }
+}

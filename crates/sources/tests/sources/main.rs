@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod acled;
+mod bad_input;
+mod feeds;
 mod gdelt_v1;
 mod gdelt_v2;
 mod robustness;
