@@ -970,6 +970,8 @@ impl Validator<'_> {
         let mut ready: Vec<usize> = (0..steps.len())
             .filter(|&i| steps[i].after.is_empty())
             .collect();
+        // Pop the earliest-written ready step first: file order where the graph allows.
+        ready.sort_unstable_by(|a, b| b.cmp(a));
         let mut done: HashSet<&str> = HashSet::new();
         while let Some(i) = ready.pop() {
             order.push(i);

@@ -145,6 +145,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     print_text(&report, &assessments, index.len(), args.top);
+    super::demo_respond::run(store, at, &report.database)?;
     Ok(ExitCode::SUCCESS)
 }
 

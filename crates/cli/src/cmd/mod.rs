@@ -4,13 +4,19 @@
 pub mod assess;
 pub mod bench;
 pub mod demo;
+pub mod demo_respond;
+pub mod drill;
 pub mod export;
 pub mod exposure;
 pub mod graph;
 pub mod guideline;
 pub mod import;
+pub mod incidents;
 pub mod ingest;
+pub mod plans;
 pub mod quarantine;
+pub mod sitrep;
+pub mod task;
 
 use anyhow::{Context, Result};
 use farguard_grade::Guideline;

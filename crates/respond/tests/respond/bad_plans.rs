@@ -24,6 +24,20 @@ fn every_shipped_plan_validates_and_every_category_has_a_plan() {
             assert!(j < i, "{} before its dependency {a}", s.id);
         }
     }
+    let pol = lib.get("political-consular-support").unwrap();
+    let order: Vec<&str> = pol.steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "advisory",
+            "registry_check",
+            "enterprise_briefing",
+            "detention_support",
+            "host_security_request",
+            "departure_options"
+        ],
+        "file order wherever the dependencies allow"
+    );
     let prot = lib.get("security-protective-measures").unwrap();
     assert_eq!(prot.command_at(Level::III), CommandLevel::Embassy);
     assert_eq!(prot.command_at(Level::II), CommandLevel::Central);

@@ -170,7 +170,14 @@ pub fn check_incident_with_nul_is_refused_and_nothing_is_stored(store: &mut dyn 
     inc.tasks[1].title.push('\0');
     let err = store.save_incident(&inc).unwrap_err();
     assert!(
-        matches!(err, StoreError::Unstorable { table: "incident_tasks", field: "title", .. }),
+        matches!(
+            err,
+            StoreError::Unstorable {
+                table: "incident_tasks",
+                field: "title",
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(store.incident(&inc.id).unwrap(), None);
