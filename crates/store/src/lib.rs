@@ -18,6 +18,7 @@ mod audit;
 mod error;
 mod incidents;
 mod migrations;
+mod notify;
 mod pg;
 mod row;
 mod sqlite;
@@ -29,6 +30,7 @@ pub use audit::{
 };
 pub use error::StoreError;
 pub use incidents::{IncidentQuery, IncidentStore};
+pub use notify::{NotifyStore, OutboxCount, QueueCounts};
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 pub use users::{TokenRow, UserRow, UserStore};
@@ -80,7 +82,7 @@ pub struct RunRecord {
 }
 
 /// The storage contract every engine meets.
-pub trait Store: Send + UserStore + AuditStore + IncidentStore {
+pub trait Store: Send + UserStore + AuditStore + IncidentStore + NotifyStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The schema version after migrations.

@@ -301,6 +301,12 @@ Migration {
     name: "response incidents: members, tasks, timeline",
     sqlite: crate::incidents::SQLITE_SCHEMA,
     postgres: crate::incidents::POSTGRES_SCHEMA,
+},
+Migration {
+    version: 4,
+    name: "notify: alerts, durable outbox with history, check-in credentials and answers",
+    sqlite: crate::notify::SQLITE_SCHEMA,
+    postgres: crate::notify::POSTGRES_SCHEMA,
 }];
 
 /// The version a fully migrated database reports.

@@ -10,6 +10,7 @@ mod checks;
 mod engines;
 mod fixtures;
 mod incidents;
+mod notify;
 
 /// Declares one `#[test]` per check per engine: `sqlite::check_x`, `postgres::check_x`.
 macro_rules! conformance {
