@@ -45,6 +45,7 @@ struct Report {
     risks: Vec<Row>,
     exposures: Vec<EventExposure>,
     sites_exposed: usize,
+    people_and_dependencies: super::demo_registry::Section,
     seconds: f64,
 }
 
@@ -122,6 +123,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     touched.sort_unstable();
     touched.dedup();
     let sites_exposed = touched.len();
+    let people_and_dependencies = super::demo_registry::section(store, &g, &events, newest)?;
     bar.finish_and_clear();
 
     let report = Report {
@@ -138,6 +140,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             .collect(),
         exposures,
         sites_exposed,
+        people_and_dependencies,
         seconds: started.elapsed().as_secs_f64(),
     };
     if ctx.json {
@@ -209,6 +212,7 @@ fn print_text(r: &Report, assessments: &[farguard_model::Assessment], n_sites: u
             println!("     why: {}", s.reason);
         }
     }
+    super::demo_registry::print(&r.people_and_dependencies, top);
     println!(
         "\nfinished in {:.1} s. Explore the same database:",
         r.seconds

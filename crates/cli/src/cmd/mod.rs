@@ -4,6 +4,7 @@
 pub mod assess;
 pub mod bench;
 pub mod demo;
+pub mod demo_registry;
 pub mod demo_respond;
 pub mod drill;
 pub mod export;
