@@ -17,6 +17,7 @@ pub mod orgs;
 pub mod people;
 mod rows;
 pub mod sites;
+pub mod synth;
 pub mod wpi;
 
 pub use rows::{Format, detect};
