@@ -69,6 +69,18 @@ enum Command {
     /// Inspect records that could not be read.
     #[command(subcommand)]
     Quarantine(cmd::quarantine::Action),
+    /// Serve the HTTP API (OpenAPI at /openapi.json) and the web UI.
+    ///
+    /// Start with `farguard serve --demo`: it builds the demo database and
+    /// prints a login. Otherwise create the first coordinator with
+    /// `farguard user add --role coordinator …` and log in with its token.
+    Serve(cmd::serve::Args),
+    /// Accounts for the API and the UI: add (prints a token once), list.
+    #[command(subcommand)]
+    User(cmd::user::Action),
+    /// The hash-chained audit log of every write: verify, list.
+    #[command(subcommand)]
+    Audit(cmd::audit::Action),
     /// Run the whole loop on the shipped real data in a fresh SQLite file.
     Demo(cmd::demo::Args),
     /// Whole-pipeline benchmarks with a baseline measured in the same run.
@@ -98,6 +110,9 @@ fn main() -> ExitCode {
         Command::Exposure(a) => cmd::exposure::run(&ctx, a),
         Command::Guideline(a) => cmd::guideline::run(&ctx, a),
         Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),
+        Command::Serve(a) => cmd::serve::run(&ctx, a),
+        Command::User(a) => cmd::user::run(&ctx, a),
+        Command::Audit(a) => cmd::audit::run(&ctx, a),
         Command::Demo(a) => cmd::demo::run(&ctx, a),
         Command::Bench(w) => cmd::bench::run(&ctx, w),
     };

@@ -2,7 +2,9 @@
 //! ingest and import steps the demo reuses) lives here.
 
 pub mod assess;
+pub mod audit;
 pub mod bench;
+pub mod classify;
 pub mod demo;
 pub mod demo_registry;
 pub mod demo_respond;
@@ -16,8 +18,10 @@ pub mod incidents;
 pub mod ingest;
 pub mod plans;
 pub mod quarantine;
+pub mod serve;
 pub mod sitrep;
 pub mod task;
+pub mod user;
 
 use anyhow::{Context, Result};
 use farguard_grade::Guideline;

@@ -1,0 +1,264 @@
+//! What every handler shares: the server's configuration, a small pool of
+//! store connections driven from `spawn_blocking`, the registry held in
+//! memory (sites in the spatial index, organisations, people and their
+//! legs — built from the store at start and kept in step with every write
+//! that goes through the API), and the country table the map joins on.
+
+use crate::error::ApiError;
+use farguard_expose::SiteIndex;
+use farguard_grade::Guideline;
+use farguard_model::{CountryCode, ItineraryLeg, Organisation, Person};
+use farguard_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// Server settings. Built by the CLI from flags.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Store connections to open (SQLite WAL readers run in parallel).
+    pub pool_size: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body: usize,
+    /// Sustained requests per second per client (token or address); 0 turns
+    /// the limit off.
+    pub rate_per_sec: u32,
+    /// Requests a client may burst above the sustained rate.
+    pub rate_burst: u32,
+    /// How long a UI session lasts.
+    pub session_ttl: Duration,
+    /// Set the `Secure` attribute on the session cookie (behind TLS).
+    pub secure_cookies: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            pool_size: 4,
+            max_body: 1 << 20,
+            rate_per_sec: 50,
+            rate_burst: 200,
+            session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// Store connections; each call takes a free one on a blocking thread.
+pub struct Pool {
+    conns: Vec<Mutex<Box<dyn Store>>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("size", &self.conns.len())
+            .finish()
+    }
+}
+
+impl Pool {
+    pub fn new(conns: Vec<Box<dyn Store>>) -> Self {
+        Self {
+            conns: conns.into_iter().map(Mutex::new).collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> Result<T, ApiError> {
+        let n = self.conns.len();
+        if n == 0 {
+            return Err(ApiError::Unavailable("no store connection".into()));
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(mut c) = self.conns[(start + i) % n].try_lock() {
+                return Ok(f(c.as_mut()));
+            }
+        }
+        // All busy: wait for ours. A poisoned lock means a panic mid-call;
+        // the connection itself is still consistent (transactions roll back).
+        let mut c = match self.conns[start % n].lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        Ok(f(c.as_mut()))
+    }
+
+    /// Runs `f` on a store connection off the async threads.
+    pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = Arc::clone(self);
+        match tokio::task::spawn_blocking(move || pool.with(f)).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(e.into()),
+            Ok(Err(e)) => Err(e),
+            Err(e) => Err(ApiError::internal("store task", e)),
+        }
+    }
+}
+
+/// The registry in memory.
+#[derive(Debug)]
+pub struct Registry {
+    pub orgs: Vec<Organisation>,
+    pub sites: SiteIndex,
+    pub people: Vec<Person>,
+    /// Countries each person is in: their site's and their legs'.
+    pub person_countries: HashMap<String, Vec<CountryCode>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            orgs: Vec::new(),
+            sites: SiteIndex::build(Vec::new()),
+            people: Vec::new(),
+            person_countries: HashMap::new(),
+        }
+    }
+}
+
+impl Registry {
+    pub fn load(store: &mut dyn Store) -> Result<Self, StoreError> {
+        let orgs = store.orgs()?;
+        let sites = store.sites()?;
+        let people = store.people()?;
+        let legs = store.legs()?;
+        let mut r = Registry {
+            orgs,
+            sites: SiteIndex::build(sites),
+            people,
+            person_countries: HashMap::new(),
+        };
+        r.index_people(&legs);
+        Ok(r)
+    }
+
+    fn index_people(&mut self, legs: &[ItineraryLeg]) {
+        let site_country: HashMap<&str, CountryCode> = self
+            .sites
+            .sites()
+            .iter()
+            .map(|s| (s.id.as_str(), s.country))
+            .collect();
+        let mut map: HashMap<String, Vec<CountryCode>> = HashMap::new();
+        for p in &self.people {
+            let e = map.entry(p.id.clone()).or_default();
+            if let Some(c) = p.site.as_deref().and_then(|s| site_country.get(s)) {
+                e.push(*c);
+            }
+        }
+        for l in legs {
+            let e = map.entry(l.person.clone()).or_default();
+            if !e.contains(&l.country) {
+                e.push(l.country);
+            }
+        }
+        self.person_countries = map;
+    }
+
+    pub fn countries_of(&self, person: &str) -> &[CountryCode] {
+        self.person_countries
+            .get(person)
+            .map_or(&[][..], Vec::as_slice)
+    }
+}
+
+/// ISO 3166-1 alpha-2 → numeric code (as the world-atlas TopoJSON ids it),
+/// from the GeoNames country table the project ships.
+pub fn iso_numeric() -> HashMap<String, String> {
+    #[derive(serde::Deserialize)]
+    struct C {
+        iso: String,
+        isonumeric: u32,
+    }
+    let raw: HashMap<String, C> =
+        serde_json::from_str(crate::ui::GEONAMES_COUNTRIES).unwrap_or_default();
+    raw.into_values()
+        .map(|c| (c.iso, format!("{:03}", c.isonumeric)))
+        .collect()
+}
+
+/// Everything a handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    pub pool: Arc<Pool>,
+    pub registry: RwLock<Registry>,
+    pub guideline: Guideline,
+    pub numeric: HashMap<String, String>,
+    pub limiter: crate::limits::RateLimiter,
+    pub cache: crate::api::ReadCache,
+    pub started: std::time::Instant,
+    /// Where `run` is listening, for logs.
+    pub addr: Mutex<Option<SocketAddr>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens `pool_size` connections to `db`, loads the registry and the
+    /// shipped guideline.
+    pub fn open(db: &str, config: Config) -> Result<Self, crate::ServeError> {
+        let mut conns = Vec::with_capacity(config.pool_size.max(1));
+        for _ in 0..config.pool_size.max(1) {
+            conns.push(farguard_store::open(db)?);
+        }
+        Self::from_stores(conns, config)
+    }
+
+    /// Builds the state on already-open stores (tests pass their own).
+    pub fn from_stores(
+        mut conns: Vec<Box<dyn Store>>,
+        config: Config,
+    ) -> Result<Self, crate::ServeError> {
+        let registry = match conns.first_mut() {
+            Some(s) => Registry::load(s.as_mut())?,
+            None => Registry::default(),
+        };
+        let guideline = Guideline::default_shipped()?;
+        crate::limits::set_body_limit(config.max_body);
+        Ok(AppState(Arc::new(Inner {
+            limiter: crate::limits::RateLimiter::new(config.rate_per_sec, config.rate_burst),
+            cache: crate::api::ReadCache::default(),
+            config,
+            pool: Arc::new(Pool::new(conns)),
+            registry: RwLock::new(registry),
+            guideline,
+            numeric: iso_numeric(),
+            started: std::time::Instant::now(),
+            addr: Mutex::new(None),
+        })))
+    }
+
+    /// Reads the registry (a poisoned lock still holds consistent data:
+    /// writers replace whole entries).
+    pub fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        match self.registry.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        match self.registry.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+}
