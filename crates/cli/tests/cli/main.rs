@@ -8,6 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod registry;
+
 const GDELT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../data/gdelt/20191024143000.export.CSV"
