@@ -14,13 +14,13 @@
 //! whole alert's bytes) and noted in the reason; it is not verified here.
 //!
 //! Mapping: `EventId("cap", "<sender>,<identifier>")` (CAP's own reference
-//! form: identifiers are unique per sender); onset, else effective, else
-//! sent → `occurred_at`; sent → `reported_at`. Atom entries: the entry id →
+//! form: identifiers are unique per sender); the `EventTime` parameter
+//! (USGS), else onset, else effective, else sent → `occurred_at`; sent → `reported_at`. Atom entries: the entry id →
 //! source id, `cap:effective` → `occurred_at`, `updated`/`published` →
 //! `reported_at`. Status other than Actual (Exercise, System, Test, Draft)
 //! is quarantined as "not an actual alert".
 
-use crate::record::{Builder, clip, line_at, squash};
+use crate::record::{Builder, LineCounter, clip, squash};
 use crate::xml::{self, Node};
 use crate::{Batch, geo};
 use chrono::{DateTime, Utc};
@@ -39,6 +39,7 @@ pub fn looks_like(head: &[u8]) -> bool {
 /// Parses a CAP alert or a CAP Atom index. Never fails and never panics.
 pub fn parse_cap(name: &str, bytes: &[u8]) -> Batch {
     let mut out = Builder::new(SOURCE, name);
+    let mut lines = LineCounter::new(bytes);
     let Some(text) = crate::text_or_reject(&mut out, bytes) else {
         return out.finish();
     };
@@ -50,8 +51,8 @@ pub fn parse_cap(name: &str, bytes: &[u8]) -> Batch {
         out.reject(0, format!("not a CAP document: {why}"), bytes);
         return out.finish();
     };
-    let root_err = |out: &mut Builder<'_>, e: &xml::XmlError| {
-        let line = line_at(bytes, e.offset);
+    let root_err = |out: &mut Builder<'_>, lines: &mut LineCounter<'_>, e: &xml::XmlError| {
+        let line = lines.at(e.offset);
         out.reject(
             line,
             format!(
@@ -68,7 +69,7 @@ pub fn parse_cap(name: &str, bytes: &[u8]) -> Batch {
                 return out.finish();
             }
             let raw = text.get(root.start..root.end).unwrap_or_default();
-            let line = line_at(bytes, root.start);
+            let line = lines.at(root.start);
             let result = if root.complete {
                 alert(root, raw)
             } else {
@@ -88,7 +89,7 @@ pub fn parse_cap(name: &str, bytes: &[u8]) -> Batch {
         "feed" => {
             for (n, entry) in root.all("entry").enumerate() {
                 let raw = text.get(entry.start..entry.end).unwrap_or_default();
-                let line = line_at(bytes, entry.start);
+                let line = lines.at(entry.start);
                 let result = if entry.complete {
                     atom_entry(entry, raw)
                 } else {
@@ -102,7 +103,7 @@ pub fn parse_cap(name: &str, bytes: &[u8]) -> Batch {
                 );
             }
             if let Some(e) = err.filter(|_| root.all("entry").all(|x| x.complete)) {
-                root_err(&mut out, &e);
+                root_err(&mut out, &mut lines, &e);
             }
         }
         other => {
@@ -314,10 +315,21 @@ fn alert(a: &Node, raw: &str) -> Result<Event, String> {
         areas.read(&polys, &circles, &codes, area.text_of("areaDesc"))?;
     }
     let (location, country) = areas.location()?;
-    let occurred_at = match (primary.text_of("onset"), primary.text_of("effective")) {
-        ("", "") => sent,
-        ("", e) => time(e, "<effective>")?,
-        (o, _) => time(o, "<onset>")?,
+    // USGS and others give the hazard's own time as a parameter.
+    let event_time = primary
+        .all("parameter")
+        .find(|p| p.text_of("valueName").eq_ignore_ascii_case("EventTime"))
+        .map(|p| p.text_of("value"))
+        .filter(|v| !v.is_empty());
+    let occurred_at = match (
+        event_time,
+        primary.text_of("onset"),
+        primary.text_of("effective"),
+    ) {
+        (Some(t), _, _) => time(t, "parameter EventTime")?,
+        (None, "", "") => sent,
+        (None, "", e) => time(e, "<effective>")?,
+        (None, o, _) => time(o, "<onset>")?,
     };
     let langs: Vec<String> = infos.iter().map(|i| lang(i)).collect();
     let mut reason = class.reason;

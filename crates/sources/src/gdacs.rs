@@ -15,7 +15,7 @@
 //! An item with no event type, id, date or point is quarantined with its
 //! line and exact bytes; a truncated feed keeps the items before the cut.
 
-use crate::record::{Builder, clip, line_at, squash};
+use crate::record::{Builder, LineCounter, clip, squash};
 use crate::xml::{self, Node};
 use crate::{Batch, geo};
 use chrono::{DateTime, Utc};
@@ -34,6 +34,7 @@ pub fn looks_like(head: &[u8]) -> bool {
 /// Parses a GDACS RSS feed. Never fails and never panics.
 pub fn parse_gdacs(name: &str, bytes: &[u8]) -> Batch {
     let mut out = Builder::new(SOURCE, name);
+    let mut lines = LineCounter::new(bytes);
     let Some(text) = crate::text_or_reject(&mut out, bytes) else {
         return out.finish();
     };
@@ -54,7 +55,7 @@ pub fn parse_gdacs(name: &str, bytes: &[u8]) -> Batch {
     };
     for (n, item) in channel.all("item").enumerate() {
         let raw = text.get(item.start..item.end).unwrap_or_default();
-        let line = line_at(bytes, item.start);
+        let line = lines.at(item.start);
         let place = format!("line {line} (item {})", n + 1);
         let result = if item.complete {
             event(item, raw)
@@ -73,7 +74,7 @@ pub fn parse_gdacs(name: &str, bytes: &[u8]) -> Batch {
             .all("item")
             .any(|i| !i.complete && i.start <= e.offset)
     }) {
-        let line = line_at(bytes, e.offset);
+        let line = lines.at(e.offset);
         out.reject(
             line,
             format!(

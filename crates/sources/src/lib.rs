@@ -32,6 +32,7 @@ pub mod gdacs;
 pub mod gdelt;
 pub mod geo;
 mod json;
+pub mod merge;
 pub mod news;
 mod record;
 pub mod report;

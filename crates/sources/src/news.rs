@@ -17,7 +17,7 @@
 //! The raw record is the item's own bytes when the feed is UTF-8 (located
 //! by order among `<item>`/`<entry>` elements), else the feed's text of it.
 
-use crate::record::{Builder, clip, line_at, squash};
+use crate::record::{Builder, LineCounter, clip, squash};
 use crate::{Batch, xml};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use farguard_classify::classify_text;
@@ -173,6 +173,7 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
 /// Parses an RSS or Atom feed. Never fails and never panics.
 pub fn parse_news(name: &str, bytes: &[u8]) -> Batch {
     let mut out = Builder::new(SOURCE, name);
+    let mut lines = LineCounter::new(bytes);
     let parser = feed_rs::parser::Builder::new()
         .timestamp_parser(parse_date)
         .build();
@@ -218,10 +219,7 @@ pub fn parse_news(name: &str, bytes: &[u8]) -> Batch {
         .unwrap_or_default();
     for (i, entry) in feed.entries.iter().enumerate() {
         let (line, raw): (u64, Vec<u8>) = match spans.get(i) {
-            Some(&(s, e)) => (
-                line_at(bytes, s),
-                bytes.get(s..e).unwrap_or_default().to_vec(),
-            ),
+            Some(&(s, e)) => (lines.at(s), bytes.get(s..e).unwrap_or_default().to_vec()),
             None => (0, summary_raw(entry).into_bytes()),
         };
         let place = if line > 0 {

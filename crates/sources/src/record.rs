@@ -100,6 +100,38 @@ pub(crate) fn line_at(text: &[u8], offset: usize) -> u64 {
         + 1
 }
 
+/// Line numbers for increasing byte offsets in one text, counted
+/// incrementally (a feed's records come in order, so numbering them all
+/// costs one pass, not one pass per record).
+#[derive(Debug)]
+pub(crate) struct LineCounter<'a> {
+    text: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            pos: 0,
+            line: 1,
+        }
+    }
+    /// The 1-based line of byte `offset`.
+    pub fn at(&mut self, offset: usize) -> u64 {
+        let offset = offset.min(self.text.len());
+        if offset < self.pos {
+            self.pos = 0;
+            self.line = 1;
+        }
+        let seg = self.text.get(self.pos..offset).unwrap_or_default();
+        self.line += seg.iter().filter(|b| **b == b'\n').count() as u64;
+        self.pos = offset;
+        self.line
+    }
+}
+
 /// Collapses runs of whitespace and trims; for titles built from feed text.
 pub(crate) fn squash(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

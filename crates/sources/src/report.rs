@@ -33,7 +33,7 @@
 //! a rule match is quarantined asking for a `category_hint`.
 
 use crate::json::{self, Item};
-use crate::record::{Builder, clip, line_at, squash};
+use crate::record::{Builder, LineCounter, clip, squash};
 use crate::{Batch, geo};
 use chrono::{DateTime, Utc};
 use farguard_classify::classify_text;
@@ -99,6 +99,7 @@ pub fn looks_like(head: &[u8]) -> bool {
 /// Never fails and never panics.
 pub fn parse_reports(name: &str, bytes: &[u8]) -> Batch {
     let mut out = Builder::new(SOURCE, name);
+    let mut lines = LineCounter::new(bytes);
     let Some(text) = crate::text_or_reject(&mut out, bytes) else {
         return out.finish();
     };
@@ -108,7 +109,7 @@ pub fn parse_reports(name: &str, bytes: &[u8]) -> Batch {
         Some(b'{') => match json::find_array(text, "reports") {
             Some(at) => json::array_items(text, at),
             None => {
-                let line = line_at(bytes, lead);
+                let line = lines.at(lead);
                 out.record(
                     line,
                     &format!("line {line}"),
@@ -128,12 +129,12 @@ pub fn parse_reports(name: &str, bytes: &[u8]) -> Batch {
         }
     };
     for Item { offset, raw } in items {
-        let line = line_at(bytes, offset);
+        let line = lines.at(offset);
         let place = format!("line {line} (report {})", out.batch.read + 1);
         out.record(line, &place, raw.get().as_bytes(), report(raw.get()));
     }
     if let Some(d) = damage {
-        let line = line_at(bytes, d.offset);
+        let line = lines.at(d.offset);
         out.reject(
             line,
             format!("line {line}: the reports array is damaged here ({}); the reports before it were read", d.reason),

@@ -16,7 +16,7 @@
 //! A cut-off file keeps every complete feature before the cut.
 
 use crate::json::{self, Item};
-use crate::record::{Builder, clip, line_at, squash};
+use crate::record::{Builder, LineCounter, clip, squash};
 use crate::{Batch, geo};
 use chrono::{DateTime, Utc};
 use farguard_classify::usgs::{self, UsgsInput};
@@ -36,14 +36,15 @@ pub fn looks_like(head: &[u8]) -> bool {
 /// Parses a USGS GeoJSON feed. Never fails and never panics.
 pub fn parse_usgs(name: &str, bytes: &[u8]) -> Batch {
     let mut out = Builder::new(SOURCE, name);
+    let mut lines = LineCounter::new(bytes);
     let text = match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)) {
         Ok(t) => t,
         Err(e) => {
             out.reject(
-                line_at(bytes, e.valid_up_to()),
+                lines.at(e.valid_up_to()),
                 format!(
                     "line {}: invalid UTF-8 (byte {}): GeoJSON must be UTF-8",
-                    line_at(bytes, e.valid_up_to()),
+                    lines.at(e.valid_up_to()),
                     e.valid_up_to() + 1
                 ),
                 bytes,
@@ -61,12 +62,12 @@ pub fn parse_usgs(name: &str, bytes: &[u8]) -> Batch {
     };
     let (items, damage) = json::array_items(text, start);
     for Item { offset, raw } in items {
-        let line = line_at(bytes, offset);
+        let line = lines.at(offset);
         let place = format!("line {line} (feature {})", out.batch.read + 1);
         out.record(line, &place, raw.get().as_bytes(), feature(raw.get()));
     }
     if let Some(d) = damage {
-        let line = line_at(bytes, d.offset);
+        let line = lines.at(d.offset);
         out.reject(
             line,
             format!("line {line}: the features array is damaged here ({}); the features before it were read", d.reason),

@@ -8,6 +8,7 @@ mod bad_input;
 mod feeds;
 mod gdelt_v1;
 mod gdelt_v2;
+mod merge;
 mod robustness;
 
 use farguard_sources::Batch;
