@@ -863,11 +863,11 @@ fn sweep_one(
     let esc = plan.escalation;
     for k in 0..inc.tasks.len() {
         let t = &inc.tasks[k];
-        if t.status == TaskStatus::Done || t.escalations >= esc.max {
+        // Cheap comparisons first: most tasks are done, capped or not yet due.
+        if now <= t.due_at || t.status == TaskStatus::Done || t.escalations >= esc.max {
             continue;
         }
-        let threshold = t.due_at + esc.every * i32::from(t.escalations);
-        if now <= threshold {
+        if t.escalations > 0 && now <= t.due_at + esc.every * i32::from(t.escalations) {
             continue;
         }
         let step = t.escalations + 1;

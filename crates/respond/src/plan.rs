@@ -750,7 +750,7 @@ impl Validator<'_> {
                 min_people: e.min_people,
                 min_value_usd: e.min_value_usd,
             });
-        if !(exposure.min_value_usd >= 0.0) {
+        if exposure.min_value_usd.is_nan() || exposure.min_value_usd < 0.0 {
             ok = false;
             self.err(t, "trigger.exposure.min_value_usd", "must be zero or more");
         }
