@@ -104,6 +104,19 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    /// The PostgreSQL client blocks on its own runtime when it closes, which
+    /// is not allowed on an async worker: close connections on a plain thread.
+    fn drop(&mut self) {
+        let conns = std::mem::take(&mut self.conns);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::spawn(move || drop(conns)).join();
+        } else {
+            drop(conns);
+        }
+    }
+}
+
 /// The registry in memory.
 #[derive(Debug)]
 pub struct Registry {
