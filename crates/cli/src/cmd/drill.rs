@@ -188,3 +188,40 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
     // scorecard is the result.
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use farguard_respond::Library;
+
+    #[test]
+    fn every_shipped_drill_runs_and_prints_a_scorecard() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/drills");
+        let (lib, _) = Library::load(plans::SHIPPED.iter().copied());
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            let drill = parse_drill(&p.display().to_string(), &text).unwrap();
+            let r = report(&run_drill(&lib, &drill));
+            assert_eq!(r.cap_status, "Exercise");
+            assert!(!r.incidents.is_empty(), "{} opened nothing", p.display());
+            assert!(
+                r.incidents
+                    .iter()
+                    .all(|i| i.incident.exercise && i.incident.id.starts_with("EX-"))
+            );
+            assert!(r.scores_scored > 0);
+            let json = serde_json::to_value(&r).unwrap();
+            assert_eq!(
+                json["incidents"][0]["scores"][1]["verdict"],
+                "not yet measured"
+            );
+            print_card(&r, false);
+            n += 1;
+        }
+        assert!(n >= 3);
+    }
+}

@@ -231,3 +231,27 @@ mod tests {
         assert_eq!(lib.len(), SHIPPED.len());
     }
 }
+
+#[cfg(test)]
+mod check_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_bad_file_is_named_and_the_good_ones_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = SHIPPED[4].1;
+        std::fs::write(dir.path().join("good.toml"), good).unwrap();
+        let bad = SHIPPED[6].1.replace("due = \"8h\"", "due = \"-8h\"");
+        std::fs::write(dir.path().join("bad.toml"), &bad).unwrap();
+        let (lib, report, _) = load(Some(dir.path())).unwrap();
+        assert_eq!(lib.len(), 1);
+        let rows = error_rows(&report.errors);
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].file.ends_with("bad.toml"));
+        assert_eq!(rows[0].key, "steps.transport_plan.due");
+        let line = bad.lines().position(|l| l.contains("\"-8h\"")).unwrap() + 1;
+        assert_eq!(rows[0].line, line);
+    }
+}
