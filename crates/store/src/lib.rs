@@ -16,6 +16,7 @@
 
 mod audit;
 mod error;
+mod feeds;
 mod incidents;
 mod migrations;
 mod notify;
@@ -29,6 +30,7 @@ pub use audit::{
     entry_hash as audit_entry_hash, verify as verify_audit,
 };
 pub use error::StoreError;
+pub use feeds::{FeedState, FeedStore, MergeLink};
 pub use incidents::{IncidentQuery, IncidentStore};
 pub use notify::{NotifyStore, OutboxCount, QueueCounts};
 pub use pg::PgStore;
@@ -82,7 +84,7 @@ pub struct RunRecord {
 }
 
 /// The storage contract every engine meets.
-pub trait Store: Send + UserStore + AuditStore + IncidentStore + NotifyStore {
+pub trait Store: Send + UserStore + AuditStore + IncidentStore + NotifyStore + FeedStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The schema version after migrations.

@@ -40,10 +40,11 @@ pub(crate) const POSTGRES_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migr
 );";
 
 /// All migrations, in order. Versions are 1, 2, 3… without gaps.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "events, quarantine, registry, assessments, runs",
-    sqlite: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events, quarantine, registry, assessments, runs",
+        sqlite: r#"
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
@@ -166,7 +167,7 @@ CREATE TABLE runs (
 ) STRICT;
 CREATE INDEX runs_started_at ON runs (started_at);
 "#,
-    postgres: r#"
+        postgres: r#"
 CREATE TABLE events (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source TEXT NOT NULL,
@@ -289,25 +290,32 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_started_at ON runs (started_at);
 "#,
-},
-Migration {
-    version: 2,
-    name: "users, api tokens and sessions, hash-chained audit log",
-    sqlite: crate::users::SQLITE_SCHEMA,
-    postgres: crate::users::POSTGRES_SCHEMA,
-},
-Migration {
-    version: 3,
-    name: "response incidents: members, tasks, timeline",
-    sqlite: crate::incidents::SQLITE_SCHEMA,
-    postgres: crate::incidents::POSTGRES_SCHEMA,
-},
-Migration {
-    version: 4,
-    name: "notify: alerts, durable outbox with history, check-in credentials and answers",
-    sqlite: crate::notify::SQLITE_SCHEMA,
-    postgres: crate::notify::POSTGRES_SCHEMA,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "users, api tokens and sessions, hash-chained audit log",
+        sqlite: crate::users::SQLITE_SCHEMA,
+        postgres: crate::users::POSTGRES_SCHEMA,
+    },
+    Migration {
+        version: 3,
+        name: "response incidents: members, tasks, timeline",
+        sqlite: crate::incidents::SQLITE_SCHEMA,
+        postgres: crate::incidents::POSTGRES_SCHEMA,
+    },
+    Migration {
+        version: 4,
+        name: "notify: alerts, durable outbox with history, check-in credentials and answers",
+        sqlite: crate::notify::SQLITE_SCHEMA,
+        postgres: crate::notify::POSTGRES_SCHEMA,
+    },
+    Migration {
+        version: 5,
+        name: "sources: feed polling state, cross-source event merges",
+        sqlite: crate::feeds::SQLITE_SCHEMA,
+        postgres: crate::feeds::POSTGRES_SCHEMA,
+    },
+];
 
 /// The version a fully migrated database reports.
 pub(crate) fn latest() -> i64 {

@@ -428,4 +428,5 @@ pub fn check_failed_batch_stores_nothing(store: &mut dyn Store) {
 
 // Checks kept in their own files, registered through this module.
 pub use crate::access::*;
+pub use crate::feeds::*;
 pub use crate::incidents::*;

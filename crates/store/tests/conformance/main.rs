@@ -8,6 +8,7 @@
 mod access;
 mod checks;
 mod engines;
+mod feeds;
 mod fixtures;
 mod incidents;
 mod notify;
@@ -47,8 +48,11 @@ conformance! {
         check_incident_round_trip,
         check_incident_resave_updates_and_timeline_is_append_only,
         check_incident_with_nul_is_refused_and_nothing_is_stored,
+        check_merges_are_idempotent_and_move_with_their_cluster,
+        check_quarantine_rows_by_id,
     ],
     engine: [
+        check_feed_state_survives_reopen,
         check_migrations_are_idempotent,
         check_corrupt_rows_are_errors_not_panics,
         check_audit_verify_catches_tampering,
