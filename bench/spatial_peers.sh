@@ -53,7 +53,7 @@ UPDATE fg_spatial.events SET g = ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geogr
 CREATE INDEX ON fg_spatial.points USING gist (g);
 ANALYZE fg_spatial.points; ANALYZE fg_spatial.events;
 SQL
-  OUT=$(psql "$PG" -tA -v ON_ERROR_STOP=1 <<'SQL'
+  OUT=$(psql "$PG" -tA -v ON_ERROR_STOP=1 2>&1 <<'SQL'
 SET max_parallel_workers_per_gather = 0;
 SET enable_seqscan = off;
 DO $$
@@ -65,7 +65,7 @@ BEGIN
   RAISE NOTICE 'RESULT % %', n, extract(epoch FROM clock_timestamp() - t0);
 END $$;
 SQL
-  2>&1)
+  )
   read -r PG_N PG_S < <(echo "$OUT" | sed -n 's/.*RESULT \([0-9]*\) \([0-9.]*\).*/\1 \2/p')
   echo "PostGIS 3 ST_DWithin(geography, 50000, use_spheroid=false), GiST, 1 backend: $PG_N matches in $PG_S s"
   printf 'PostGIS ST_DWithin sphere, GiST, 1 backend\t%s\t%s\n' "$PG_N" "$PG_S" >> "$RESULTS"
@@ -128,7 +128,7 @@ try:
     import duckdb
     import duckdb_extension_spatial as des
     con = duckdb.connect(config={"threads": 1, "autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    ext = [os.path.join(os.path.dirname(des.__file__), f) for f in os.listdir(os.path.dirname(des.__file__)) if f.endswith(".duckdb_extension")]
+    ext = [os.path.join(root, f) for root, _, fs in os.walk(os.path.dirname(des.__file__)) for f in fs if f.endswith(".duckdb_extension")]
     con.execute(f"LOAD '{ext[0]}'")
     con.execute(f"CREATE TABLE p AS SELECT id, lat, lon, ST_Point(lon, lat) AS g FROM read_csv('{d}/points.csv')")
     bx = [(int(owner[k]), *boxes[k]) for k in range(len(boxes))]

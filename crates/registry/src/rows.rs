@@ -88,6 +88,9 @@ impl Fields<'_> {
     }
 }
 
+/// Builds one value from a row's fields and its GeoJSON geometry, if any.
+pub(crate) type Build<'s, T> = &'s dyn Fn(&Fields<'_>, Option<Geometry>) -> Result<T, FieldError>;
+
 /// What a row kind tells the shared readers.
 pub(crate) struct Spec<'s, T> {
     /// Columns a CSV header must have.
@@ -95,7 +98,7 @@ pub(crate) struct Spec<'s, T> {
     /// What a row is called in messages (`site`, `person`, …).
     pub what: &'static str,
     /// Builds a value from the fields and the GeoJSON geometry, if any.
-    pub build: &'s dyn Fn(&Fields<'_>, Option<Geometry>) -> Result<T, FieldError>,
+    pub build: Build<'s, T>,
     /// The key that must be unique within one file, and its field name.
     pub key: &'s dyn Fn(&T) -> String,
     pub key_field: &'static str,

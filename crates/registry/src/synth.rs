@@ -208,7 +208,7 @@ pub fn demo_population(
     let mut person_no = 0u32;
     let mut leg_no = 0u32;
     let start = around - Duration::days(5);
-    let mut new_person = |out: &mut DemoPopulation, country: CountryCode, site: Option<String>| {
+    let mut new_person = |out: &mut DemoPopulation, site: Option<String>| {
         person_no += 1;
         let id = format!("DEMO-P{person_no:05}");
         out.people.push(Person {
@@ -219,7 +219,7 @@ pub fn demo_population(
             email: None,
             phone: None,
             language: "zh".into(),
-            needs: if person_no % 17 == 0 {
+            needs: if person_no.is_multiple_of(17) {
                 vec!["medical".into()]
             } else {
                 Vec::new()
@@ -227,7 +227,6 @@ pub fn demo_population(
             consent: Some(format!("{SYNTHETIC} demo record, no real person")),
             site,
         });
-        let _ = country;
         id
     };
     for port in &large {
@@ -236,7 +235,7 @@ pub fn demo_population(
             a.lat(),
             a.lon(),
             rng.range(15_000.0, 45_000.0),
-            rng.range(0.0, 6.283),
+            rng.range(0.0, std::f64::consts::TAU),
         );
         let Some(pp) = point(plat, plon) else {
             continue;
@@ -278,7 +277,7 @@ pub fn demo_population(
             plat,
             plon,
             rng.range(5_000.0, 30_000.0),
-            rng.range(0.0, 6.283),
+            rng.range(0.0, std::f64::consts::TAU),
         );
         if let Some(sp) = point(slat, slon) {
             let sid = format!("DEMO-SUP-{}", port.id);
@@ -302,7 +301,7 @@ pub fn demo_population(
             });
         }
         for _ in 0..(3 + rng.below(6)) {
-            let who = new_person(&mut out, port.country, Some(pid.clone()));
+            let who = new_person(&mut out, Some(pid.clone()));
             // One in three takes a trip to another port or airport.
             if rng.below(3) == 0 && !all.is_empty() {
                 let dest = all[rng.below(all.len())];
@@ -327,7 +326,7 @@ pub fn demo_population(
     // Travellers: one per 8 ports and airports, 1–3 consecutive legs each.
     for _ in 0..(all.len() / 8) {
         let first = all[rng.below(all.len())];
-        let who = new_person(&mut out, first.country, None);
+        let who = new_person(&mut out, None);
         let mut t = start + Duration::hours(rng.below(6 * 24) as i64);
         for k in 0..(1 + rng.below(3)) {
             let at = if k == 0 {
@@ -340,7 +339,7 @@ pub fn demo_population(
                 a.lat(),
                 a.lon(),
                 rng.range(0.0, 8_000.0),
-                rng.range(0.0, 6.283),
+                rng.range(0.0, std::f64::consts::TAU),
             );
             let Some(p) = point(la, lo) else { continue };
             let to = t + Duration::hours(12 + rng.below(84) as i64);
@@ -384,7 +383,7 @@ mod tests {
         // Every point is within 40 σ-capped km × 6 of some city; check the
         // share near the ten largest cities against their population share.
         let mut big: Vec<&City> = cities.iter().collect();
-        big.sort_by(|a, b| b.population.cmp(&a.population));
+        big.sort_by_key(|c| std::cmp::Reverse(c.population));
         let top = &big[..10];
         let share: f64 = top.iter().map(|c| c.population as f64).sum::<f64>()
             / cities.iter().map(|c| c.population as f64).sum::<f64>();
