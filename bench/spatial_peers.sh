@@ -6,6 +6,8 @@
 #
 #   bench/spatial_peers.sh            # needs root for apt-get (PostGIS) and pip
 #   PG=postgres://postgres@127.0.0.1:5432/test bench/spatial_peers.sh
+#   CLUSTERED=1 bench/spatial_peers.sh   # also 10M clustered points: farguard
+#                                        # on 100k events, PostGIS on a 1k sample
 #
 # Steps: (1) the Rust benchmark writes the workload as CSV and its own
 # figures (release, one thread); (2) PostGIS 3 is installed into the local
@@ -21,8 +23,9 @@ DIR=${DIR:-$(mktemp -d /tmp/farguard-spatial.XXXXXX)}
 VENV=${VENV:-/tmp/farguard-peers-venv}
 echo "workload directory: $DIR"
 
-echo "== 1. farguard (cargo bench -p farguard-expose --bench spatial, uniform workload) =="
-FARGUARD_BENCH_QUICK=1 FARGUARD_BENCH_DUMP="$DIR" cargo bench -q -p farguard-expose --bench spatial 2>&1 | grep -v '^\s*$'
+echo "== 1. farguard (cargo bench -p farguard-expose --bench spatial) =="
+if [ -n "${CLUSTERED:-}" ]; then QUICK=; else QUICK=1; fi
+env ${QUICK:+FARGUARD_BENCH_QUICK=1} FARGUARD_BENCH_DUMP="$DIR" cargo bench -q -p farguard-expose --bench spatial 2>&1 | grep -v '^\s*$'
 FG_EPS=$(python3 -c "import json;print(json.load(open('$DIR/farguard.json'))['events_per_s'])")
 FG_N=$(python3 -c "import json;print(json.load(open('$DIR/farguard.json'))['matches'])")
 EVENTS=$(($(wc -l < "$DIR/events.csv") - 1))
@@ -150,6 +153,40 @@ except Exception as ex:
 PY
 else
   echo "SKIP DuckDB/shapely: pip install failed"
+fi
+
+if [ -n "${CLUSTERED:-}" ] && psql "$PG" -tAc "SELECT 1 FROM pg_extension WHERE extname = 'postgis'" | grep -q 1; then
+  echo "== 4. PostGIS on 10M clustered points, 1,000-event sample =="
+  psql "$PG" -q -v ON_ERROR_STOP=1 <<SQL
+DROP SCHEMA IF EXISTS fg_clustered CASCADE;
+CREATE SCHEMA fg_clustered;
+CREATE TABLE fg_clustered.points (id int, lat float8, lon float8);
+CREATE TABLE fg_clustered.events (id int, lat float8, lon float8);
+\copy fg_clustered.points FROM '$DIR/clustered_points.csv' CSV HEADER
+\copy fg_clustered.events FROM '$DIR/clustered_events.csv' CSV HEADER
+CREATE TABLE fg_clustered.p AS SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography AS g FROM fg_clustered.points;
+CREATE TABLE fg_clustered.e AS SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography AS g FROM fg_clustered.events;
+CREATE INDEX ON fg_clustered.p USING gist (g);
+ANALYZE fg_clustered.p; ANALYZE fg_clustered.e;
+SQL
+  OUT=$(psql "$PG" -tA -v ON_ERROR_STOP=1 2>&1 <<'SQL'
+SET max_parallel_workers_per_gather = 0;
+SET enable_seqscan = off;
+DO $$
+DECLARE t0 timestamptz; n bigint;
+BEGIN
+  t0 := clock_timestamp();
+  SELECT count(*) INTO n FROM fg_clustered.e e JOIN fg_clustered.p p ON ST_DWithin(e.g, p.g, 50000, false);
+  RAISE NOTICE 'RESULT % %', n, extract(epoch FROM clock_timestamp() - t0);
+END $$;
+SQL
+  )
+  read -r C_N C_S < <(echo "$OUT" | sed -n 's/.*RESULT \([0-9]*\) \([0-9.]*\).*/\1 \2/p')
+  read -r C_EPS C_SE C_SN < <(python3 -c "import json;d=json.load(open('$DIR/farguard_clustered.json'));print(d['events_per_s'],d['sample_events'],d['sample_matches'])")
+  PG_CEPS=$(python3 -c "print(round($C_SE / $C_S))")
+  echo "PostGIS clustered: $C_N matches for $C_SE events in $C_S s = $PG_CEPS events/s; farguard on the same sample: $C_SN matches"
+  echo "clustered: farguard $C_EPS events/s (100k events) vs PostGIS $PG_CEPS events/s (1k sample): $(python3 -c "print(round($C_EPS / $PG_CEPS, 1))")x; counts $([ "$C_N" = "$C_SN" ] && echo identical || echo DIFFER)"
+  psql "$PG" -q -c "DROP SCHEMA fg_clustered CASCADE"
 fi
 
 echo "== side by side: $EVENTS events, farguard $FG_N matches at $FG_EPS events/s =="

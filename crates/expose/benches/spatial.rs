@@ -210,5 +210,26 @@ fn main() {
         cities.len()
     );
     let with_rstar = std::env::var_os("FARGUARD_BENCH_RSTAR10M").is_some();
-    workload("clustered", &points, &events, 3, with_rstar);
+    let f = workload("clustered", &points, &events, 3, with_rstar);
+    if let Some(dir) = std::env::var_os("FARGUARD_BENCH_DUMP") {
+        // For PostGIS on the clustered set: the points and a 1,000-event
+        // sample, with farguard's count for that sample.
+        let dir = std::path::PathBuf::from(dir);
+        let sample: Vec<(f64, f64)> = events.iter().step_by(100).copied().collect();
+        let grid = PointGrid::build(&points, 2.0);
+        let n = grid.count_within(&sample, R_M);
+        write_csv(&dir.join("clustered_points.csv"), &points);
+        write_csv(&dir.join("clustered_events.csv"), &sample);
+        std::fs::write(
+            dir.join("farguard_clustered.json"),
+            format!(
+                "{{\"events_per_s\": {:.0}, \"matches_full\": {}, \"sample_events\": {}, \"sample_matches\": {n}}}\n",
+                f.grid_eps,
+                f.matches,
+                sample.len()
+            ),
+        )
+        .unwrap();
+        println!("wrote the clustered sample ({} events, {n} matches) to {}", sample.len(), dir.display());
+    }
 }
