@@ -488,15 +488,22 @@ fn matches<'t>(
 ) -> Box<dyn Iterator<Item = (usize, usize)> + 't> {
     match p {
         Pattern::Any(a) => Box::new(alts_matches(a, tokens)),
-        Pattern::Near(a, n, b) => {
+        Pattern::Near {
+            a,
+            window,
+            b,
+            ordered,
+        } => {
+            let (n, ordered) = (*window, *ordered);
             let bs: Vec<(usize, usize)> = alts_matches(b, tokens).collect();
             Box::new(alts_matches(a, tokens).filter_map(move |(s, e)| {
                 bs.iter()
-                    .find(|(bs_, be)| {
-                        tokens[*bs_].sentence == tokens[s].sentence
-                            && (*bs_ >= e && *bs_ - e < *n || *be <= s && s - *be < *n)
+                    .find(|(b0, b1)| {
+                        let after = *b0 >= e && *b0 - e < n;
+                        let before = !ordered && *b1 <= s && s - *b1 < n;
+                        tokens[*b0].sentence == tokens[s].sentence && (after || before)
                     })
-                    .map(|&(bs_, be)| (s.min(bs_), e.max(be)))
+                    .map(|&(b0, b1)| (s.min(b0), e.max(b1)))
             }))
         }
     }

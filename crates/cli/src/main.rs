@@ -61,6 +61,8 @@ enum Command {
     Graph(cmd::graph::Action),
     /// Grade every country × category as of a time, with explanations.
     Assess(cmd::assess::Args),
+    /// Classify free text (Chinese or English) with the explainable rules.
+    Classify(cmd::classify::Args),
     /// Which sites, people and dependent sites an event or an area touches.
     Exposure(cmd::exposure::Args),
     /// Work with risk guideline files.
@@ -107,6 +109,7 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(&ctx, a),
         Command::Graph(a) => cmd::graph::run(&ctx, a),
         Command::Assess(a) => cmd::assess::run(&ctx, a),
+        Command::Classify(a) => cmd::classify::run(&ctx, a),
         Command::Exposure(a) => cmd::exposure::run(&ctx, a),
         Command::Guideline(a) => cmd::guideline::run(&ctx, a),
         Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),

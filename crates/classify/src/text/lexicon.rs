@@ -33,8 +33,14 @@ pub(crate) struct Alts(pub Vec<Vec<Piece>>);
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pattern {
     Any(Alts),
-    /// Both within `window` tokens, in the same sentence.
-    Near(Alts, usize, Alts),
+    /// Both within `window` tokens, in the same sentence; with `ordered`,
+    /// the second after the first.
+    Near {
+        a: Alts,
+        window: usize,
+        b: Alts,
+        ordered: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,17 +132,29 @@ fn pattern(text: &str, cjk: &mut Vec<String>) -> Result<Pattern, String> {
     // `A ~N B`: find the `~N` token.
     let parts: Vec<&str> = text.split_whitespace().collect();
     if let Some(i) = parts.iter().position(|p| p.starts_with('~')) {
-        let n: usize = parts[i][1..]
+        let ordered = parts[i].starts_with("~>");
+        let digits = parts[i].trim_start_matches('~').trim_start_matches('>');
+        let n: usize = digits
             .parse()
             .ok()
             .filter(|n| (1..=50).contains(n))
-            .ok_or_else(|| format!("`{}`: proximity is ~N with N from 1 to 50", parts[i]))?;
+            .ok_or_else(|| {
+                format!(
+                    "`{}`: proximity is ~N (or ~>N for an order) with N from 1 to 50",
+                    parts[i]
+                )
+            })?;
         let a = parts[..i].join(" ");
         let b = parts[i + 1..].join(" ");
         if a.is_empty() || b.is_empty() {
             return Err("proximity needs a pattern on both sides: A ~N B".into());
         }
-        return Ok(Pattern::Near(alts(&a, cjk)?, n, alts(&b, cjk)?));
+        return Ok(Pattern::Near {
+            a: alts(&a, cjk)?,
+            window: n,
+            b: alts(&b, cjk)?,
+            ordered,
+        });
     }
     if text.contains('{') {
         return Err("braces `{…}` group alternatives only on a side of `~N`".into());
@@ -251,7 +269,14 @@ mod tests {
         assert_eq!(a[0], vec![Piece::Prefix("protest".into())]);
         assert_eq!(a[1].len(), 2);
         assert_eq!(a[2], vec![Piece::Cjk("抗议".into())]);
-        assert!(matches!(l.rules[1].pattern, Pattern::Near(_, 5, _)));
+        assert!(matches!(
+            l.rules[1].pattern,
+            Pattern::Near {
+                window: 5,
+                ordered: false,
+                ..
+            }
+        ));
         assert_eq!(l.cjk_terms, vec!["抗议".to_string()]);
     }
 
@@ -260,7 +285,10 @@ mod tests {
         bad("@default protest 2\nprotest 0 x", "t.txt:2: weight `0`");
         bad("wibble 1 x", "t.txt:1:");
         bad("@default protest 2\nprotest 1 a || b", "empty alternative");
-        bad("@default protest 2\nprotest 1 a ~0 b", "~N with N from 1");
+        bad(
+            "@default protest 2\nprotest 1 a ~0 b",
+            "with N from 1 to 50",
+        );
         bad("protest 1 x", "no `@default`");
         bad("@weird x", "unknown directive");
         bad("@default protest 2\nprotest 1 *", "lone `*`");
