@@ -52,26 +52,29 @@ pub fn parse(s: &str) -> Result<TimeDelta, String> {
 
 /// Short human form: `1h30m`, `2d`, `0m`.
 pub fn show(d: TimeDelta) -> String {
-    let neg = d < TimeDelta::zero();
-    let mut m = d.num_minutes().abs();
-    let mut out = String::new();
-    if neg {
+    let mut out = String::with_capacity(12);
+    write_to(&mut out, d);
+    out
+}
+
+/// Appends the short form of `d` to `out` (no allocation of its own).
+pub fn write_to(out: &mut String, d: TimeDelta) {
+    use std::fmt::Write as _;
+    let mut m = d.num_minutes();
+    if m < 0 {
         out.push('-');
+        m = -m;
     }
-    let days = m / 1440;
-    m %= 1440;
-    let hours = m / 60;
-    m %= 60;
+    let (days, hours, mins) = (m / 1440, (m % 1440) / 60, m % 60);
     if days > 0 {
-        out.push_str(&format!("{days}d"));
+        let _ = write!(out, "{days}d");
     }
     if hours > 0 {
-        out.push_str(&format!("{hours}h"));
+        let _ = write!(out, "{hours}h");
     }
-    if m > 0 || (days == 0 && hours == 0) {
-        out.push_str(&format!("{m}m"));
+    if mins > 0 || (days == 0 && hours == 0) {
+        let _ = write!(out, "{mins}m");
     }
-    out
 }
 
 #[cfg(test)]

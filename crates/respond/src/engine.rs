@@ -872,11 +872,17 @@ fn sweep_one(
         }
         let step = t.escalations + 1;
         let to = escalation_target(inc, plan, step);
-        let late = crate::duration::show(now - t.due_at);
-        let text = format!(
-            "{} ({}, owner {}) overdue by {late}: escalated to {to}",
-            t.id, t.org, t.owner_role
-        );
+        // One buffer for the timeline text: this runs for every overdue task.
+        let mut text = String::with_capacity(t.id.len() + t.org.len() + to.len() + 64);
+        text.push_str(&t.id);
+        text.push_str(" (");
+        text.push_str(&t.org);
+        text.push_str(", owner ");
+        text.push_str(&t.owner_role);
+        text.push_str(") overdue by ");
+        crate::duration::write_to(&mut text, now - t.due_at);
+        text.push_str(": escalated to ");
+        text.push_str(&to);
         let id = t.id.clone();
         inc.tasks[k].escalations = step;
         inc.timeline
