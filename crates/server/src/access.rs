@@ -434,6 +434,7 @@ pub async fn me(p: Principal) -> ApiResult<Json<MeOut>> {
         ReadUsers,
         WriteUsers,
         ReadAudit,
+        ReadIncidents,
         CreateToken,
     ]
     .into_iter()

@@ -617,6 +617,23 @@ pub async fn map(
                 .people = n;
         }
     }
+    let open = state
+        .pool
+        .run(|s| {
+            s.incidents(&farguard_store::IncidentQuery {
+                open_only: true,
+                exercise: Some(false),
+            })
+        })
+        .await?;
+    for inc in open.iter().filter(|i| crate::incidents::visible(&p, i)) {
+        if let Some(c) = area_country(&inc.area) {
+            by_country
+                .entry(c)
+                .or_insert_with(|| country_row(&state, c, None, &serde_json::Value::Null))
+                .incidents += 1;
+        }
+    }
     let mut countries: Vec<MapCountry> = by_country.into_values().collect();
     countries.sort_by(|a, b| a.country.cmp(&b.country));
     Ok(Json(MapOut {

@@ -147,6 +147,7 @@ pub enum Action {
     ReadUsers,
     WriteUsers,
     ReadAudit,
+    ReadIncidents,
 }
 
 /// The permission table: which roles may use which actions. Data scoping
@@ -176,6 +177,7 @@ pub fn allows(role: Role, action: Action) -> bool {
             Coordinator | Embassy | ProvincialOffice | EnterpriseAdmin | EnterpriseMember | Citizen
         ),
         ReadQuarantine | ReadAudit => matches!(role, Coordinator),
+        ReadIncidents => !matches!(role, Citizen | Observer),
         ReadUsers | WriteUsers => matches!(role, Coordinator | EnterpriseAdmin),
     }
 }

@@ -1,28 +1,36 @@
 //! Check-in ("are you safe?"): the page a recipient opens from the link in
 //! an alert, and the API behind it. No login: the unguessable token in the
-//! link is the credential, and it grants only answering that one request.
-//!
-//! The check-in requests themselves come from the notify stage (issue 7),
-//! which has not landed: until it does, every token answers 404 and the
-//! page says so. The route shape below is the contract it will fill.
+//! link is the credential (stored only as SHA-256 by the notify stage), and
+//! it lets its holder answer for that one person in that one scope. The
+//! answer is decided by `farguard_notify::checkin::decide` — the same rules
+//! as SMS replies — stored, and audited.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use farguard_model::{CheckinState, CheckinStatus, CheckinToken};
+use farguard_notify::checkin::{Answer, CheckinError, Credential, Decision, decide};
+use farguard_store::AuditRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// What the check-in page shows.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckinOut {
-    pub incident: String,
-    pub title: String,
-    pub asked_at: DateTime<Utc>,
-    /// safe, need_help, or null when not answered yet.
-    pub answer: Option<String>,
+    /// `incident:ID` or `event:SOURCE:ID`.
+    pub scope: String,
+    /// The incident's title when the scope is an incident.
+    pub title: Option<String>,
+    /// The person asked.
+    pub name: String,
+    /// safe, need_help or no_answer.
+    pub answer: String,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// An answer.
@@ -31,25 +39,63 @@ pub struct CheckinOut {
 pub struct CheckinAnswer {
     /// `safe` or `need_help`.
     pub status: String,
-    /// Optional words (at most 1000 characters).
+    /// Optional words (under 1000 characters).
     pub note: Option<String>,
+    /// Optional `[lat, lon]` where the person is.
+    pub location: Option<[f64; 2]>,
 }
 
 fn check_token(token: &str) -> ApiResult<()> {
-    if token.is_empty() || token.len() > 128 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if token.is_empty()
+        || token.len() > 128
+        || !token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(ApiError::field(
             "/path/token",
-            "a check-in token is the letters, digits, _ and - from your link",
+            "a check-in token is the letters and digits from your link",
         ));
     }
     Ok(())
 }
 
-fn none_yet() -> ApiError {
-    ApiError::not_found(
-        "/path/token",
-        "no check-in request with this token (check-in requests are sent with alerts)",
-    )
+fn forged() -> ApiError {
+    ApiError::not_found("/path/token", CheckinError::Forged.to_string())
+}
+
+type Found = (CheckinToken, CheckinState, Option<String>);
+
+async fn find(state: &AppState, token: &str) -> ApiResult<Found> {
+    let hash = Credential::Link(token).hash();
+    let found = state
+        .pool
+        .run(move |s| {
+            let Some(t) = s.checkin_token(&hash)? else {
+                return Ok(None);
+            };
+            let Some(st) = s.checkin_state(&t.scope, &t.recipient)? else {
+                return Ok(None);
+            };
+            let title = match t.scope.strip_prefix("incident:") {
+                Some(id) => s.incident(id)?.map(|i| i.title),
+                None => None,
+            };
+            Ok(Some((t, st, title)))
+        })
+        .await?;
+    found.ok_or_else(forged)
+}
+
+fn out(t: &CheckinToken, s: &CheckinState, title: Option<String>) -> CheckinOut {
+    CheckinOut {
+        scope: t.scope.clone(),
+        title,
+        name: s.name.clone(),
+        answer: s.status.to_string(),
+        answered_at: s.answered_at,
+        expires_at: t.expires_at,
+    }
 }
 
 /// The check-in request behind a link.
@@ -58,29 +104,81 @@ fn none_yet() -> ApiError {
     responses((status = 200, body = CheckinOut), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_checkin(
-    State(_state): State<AppState>,
+    State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Json<CheckinOut>> {
     check_token(&token)?;
-    Err(none_yet())
+    let (t, s, title) = find(&state, &token).await?;
+    Ok(Json(out(&t, &s, title)))
 }
 
 /// Answers a check-in request: safe, or need help.
 #[utoipa::path(post, path = "/api/v1/checkin/{token}", tag = "checkin", request_body = CheckinAnswer,
     params(("token" = String, Path, description = "the token from the link")),
     responses((status = 200, body = CheckinOut), (status = 400, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)))]
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+        (status = 410, body = crate::error::ErrorBody)))]
 pub async fn answer_checkin(
-    State(_state): State<AppState>,
+    State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
     ApiJson(a): ApiJson<CheckinAnswer>,
 ) -> ApiResult<Json<CheckinOut>> {
     check_token(&token)?;
-    if !matches!(a.status.as_str(), "safe" | "need_help") {
-        return Err(ApiError::field("/status", "status is safe or need_help"));
-    }
-    if a.note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
-        return Err(ApiError::field("/note", "at most 1000 characters"));
-    }
-    Err(none_yet())
+    let status = match a.status.as_str() {
+        "safe" => CheckinStatus::Safe,
+        "need_help" => CheckinStatus::NeedHelp,
+        _ => return Err(ApiError::field("/status", "status is safe or need_help")),
+    };
+    let (t, current, title) = find(&state, &token).await?;
+    let now = Utc::now();
+    let answer = Answer {
+        status,
+        message: a.note.clone(),
+        location: a.location.map(|[lat, lon]| (lat, lon)),
+        at: now,
+    };
+    let next = match decide(Some(&t), &current, &answer, now) {
+        Ok(Decision::Unchanged(s)) => return Ok(Json(out(&t, &s, title))),
+        Ok(Decision::Record(s)) => s,
+        Err(e) => {
+            let msg = e.to_string();
+            return Err(match e {
+                CheckinError::Forged => forged(),
+                CheckinError::Expired(_) => ApiError::Invalid {
+                    status: StatusCode::GONE,
+                    code: "expired",
+                    pointer: Some("/path/token".into()),
+                    message: msg,
+                },
+                CheckinError::Replayed { .. } => ApiError::Conflict {
+                    pointer: Some("/status".into()),
+                    message: msg,
+                },
+                CheckinError::NoStatus => ApiError::field("/status", msg),
+                CheckinError::BadLocation(..) => ApiError::field("/location", msg),
+                CheckinError::TooLong(_) => ApiError::field("/note", msg),
+            });
+        }
+    };
+    let before = serde_json::json!({"status": current.status.to_string(), "answered_at": current.answered_at});
+    let after = serde_json::json!({"status": next.status.to_string(), "message": next.message, "answered_at": next.answered_at});
+    let actor = format!("checkin:{}", t.recipient);
+    let target = format!("{}/{}", t.scope, t.recipient);
+    let rec = next.clone();
+    state
+        .pool
+        .run(move |s| {
+            s.record_checkin(&rec)?;
+            s.append_audit(&AuditRecord {
+                at: now,
+                actor,
+                action: "checkin.answer".into(),
+                target,
+                before: Some(before.to_string()),
+                after: Some(after.to_string()),
+            })?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(out(&t, &next, title)))
 }

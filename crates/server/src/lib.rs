@@ -29,6 +29,7 @@ pub mod auth;
 pub mod checkin;
 pub mod error;
 pub mod extract;
+pub mod incidents;
 pub mod limits;
 pub mod ops;
 pub mod registers;
@@ -74,6 +75,7 @@ pub enum ServeError {
         (name = "risk", description = "events, levels and their explanations, the map, exposure"),
         (name = "registers", description = "organisations, sites, people"),
         (name = "access", description = "accounts, tokens, sessions, the audit log"),
+        (name = "incidents", description = "the incident board: task force, tasks, timeline, accountability"),
         (name = "checkin", description = "are-you-safe answers from the alert link (no login)"),
         (name = "ops", description = "probes and metrics")
     )
@@ -118,6 +120,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(registers::import_sites))
         .routes(routes!(registers::list_people))
         .routes(routes!(registers::get_person))
+        .routes(routes!(incidents::list_incidents))
+        .routes(routes!(incidents::get_incident))
         .routes(routes!(checkin::get_checkin, checkin::answer_checkin))
         .split_for_parts()
 }

@@ -1,1 +1,1 @@
-//! (being written)
+//! Browser tests (being written).

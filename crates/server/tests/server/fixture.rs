@@ -27,6 +27,9 @@ pub const GLOBEX_SITE: &str = "WPI-47010"; // Dar es Salaam, TZ — globex
 pub const ACME_PERSON: &str = "P-ACME-1";
 pub const GLOBEX_PERSON: &str = "P-GLOBEX-1";
 pub const CITIZEN_PERSON: &str = "P-CITIZEN-1";
+pub const INCIDENT: &str = "security-unrest:KE:test";
+/// The check-in link token of P-ACME-1 for the incident (only its hash is stored).
+pub const CHECKIN_TOKEN: &str = "5f1c0e7a9b3d4c2e8f6a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e";
 
 pub enum Db {
     Sqlite(#[allow(dead_code)] tempfile::TempDir, PathBuf),
@@ -200,6 +203,97 @@ pub fn load(store: &mut dyn Store) {
         .unwrap();
 }
 
+/// One open incident in Kenya whose task force is the centre and acme, and
+/// a check-in request for one acme employee.
+pub fn incident(store: &mut dyn Store) {
+    use farguard_model::*;
+    let now = chrono::Utc::now();
+    let inc = Incident {
+        id: INCIDENT.into(),
+        plan: "security-unrest".into(),
+        plan_version: "1".into(),
+        title: "Unrest near Mombasa port".into(),
+        area: Area::Country(CountryCode::parse("KE").unwrap()),
+        category: Category::Security,
+        level: Level::III,
+        peak_level: Level::III,
+        command: CommandLevel::Embassy,
+        lead_agency: "emb-ke".into(),
+        status: IncidentStatus::Activated,
+        exercise: false,
+        opened_at: now,
+        window_end: now + Duration::days(7),
+        activated_at: Some(now),
+        calm_since: None,
+        closed_at: None,
+        updated_at: now,
+        reason: "security level III in KE with 2 acme staff exposed".into(),
+        members: vec![
+            Member { role: "lead".into(), org: "coord".into(), joined_at: now, level: Level::III },
+            Member { role: "enterprise".into(), org: "acme".into(), joined_at: now, level: Level::III },
+        ],
+        tasks: vec![Task {
+            id: "account_for_staff".into(),
+            title: "Account for all staff in Mombasa".into(),
+            owner_role: "enterprise".into(),
+            org: "acme".into(),
+            after: Vec::new(),
+            checklist: vec!["call every site lead".into()],
+            resources: Vec::new(),
+            created_at: now,
+            due_at: now + Duration::hours(2),
+            status: TaskStatus::Open,
+            acked_at: None,
+            acked_by: None,
+            done_at: None,
+            done_by: None,
+            escalations: 0,
+        }],
+        timeline: vec![TimelineEntry {
+            at: now,
+            actor: "farguard".into(),
+            kind: "opened".into(),
+            text: "opened by plan security-unrest".into(),
+        }],
+    };
+    store.save_incident(&inc).unwrap();
+    let scope = format!("incident:{INCIDENT}");
+    let alert = AlertRecord {
+        id: "alert-test-1".into(),
+        scope: scope.clone(),
+        incident: Some(INCIDENT.into()),
+        event: None,
+        sent: now,
+        status: CapStatus::Actual,
+        msg_type: MsgType::Alert,
+        level: Level::III,
+        category: "security".into(),
+        headline: "Unrest near Mombasa port: are you safe?".into(),
+        recipients: 1,
+        cap_xml: "<alert/>".into(),
+        reason: "staff at an exposed site".into(),
+    };
+    let token = CheckinToken {
+        hash: farguard_notify::checkin::hash(CHECKIN_TOKEN),
+        scope: scope.clone(),
+        recipient: ACME_PERSON.into(),
+        kind: "link".into(),
+        created_at: now,
+        expires_at: now + Duration::days(3),
+    };
+    let state = CheckinState {
+        scope,
+        recipient: ACME_PERSON.into(),
+        name: "Synthetic P-ACME-1".into(),
+        status: CheckinStatus::NoAnswer,
+        message: None,
+        location: None,
+        answered_at: None,
+        reached_at: Some(now),
+    };
+    store.queue_alert(&alert, &[], &[token], &[state]).unwrap();
+}
+
 pub fn new_user(role: Role) -> NewUser {
     let (org, country, person) = match role {
         Role::Coordinator => (Some("coord"), None, None),
@@ -230,6 +324,7 @@ impl Fixture {
     fn build(db: Db, config: Config) -> Fixture {
         let mut store = db.open();
         load(store.as_mut());
+        incident(store.as_mut());
         let mut tokens = HashMap::new();
         for role in Role::ALL {
             let (_, secret) =

@@ -48,6 +48,8 @@ const TABLE: &[Row] = &[
     ("GET", "/api/v1/people/{id}", "/api/v1/people/P-ACME-1", None, "AANAAFNF"),
     ("GET", "/api/v1/people/{id}", "/api/v1/people/P-GLOBEX-1", None, "ANANNFNF"),
     ("GET", "/api/v1/people/{id}", "/api/v1/people/P-CITIZEN-1", None, "AANAAFAF"),
+    ("GET", "/api/v1/incidents", "/api/v1/incidents", None, "AAAAAAFF"),
+    ("GET", "/api/v1/incidents/{id}", "/api/v1/incidents/security-unrest:KE:test", None, "AANAANFF"),
     ("GET", "/api/v1/checkin/{token}", "/api/v1/checkin/no-such-token", None, "NNNNNNNN"),
     ("POST", "/api/v1/checkin/{token}", "/api/v1/checkin/no-such-token", Some(r#"{"status":"safe"}"#), "NNNNNNNN"),
     // Last: each role logs out a token made for the purpose.
