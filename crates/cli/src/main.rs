@@ -83,6 +83,17 @@ enum Command {
     /// The hash-chained audit log of every write: verify, list.
     #[command(subcommand)]
     Audit(cmd::audit::Action),
+    /// Alerts: compose for an incident or event (exactly its exposed people
+    /// and organisations, zh/en), list, show (--cap for CAP 1.2).
+    #[command(subcommand)]
+    Alerts(cmd::alerts::Action),
+    /// Deliver the durable outbox (webhook, e-mail, SMS, file), inspect it, benchmark it.
+    #[command(subcommand)]
+    Notify(cmd::notify::Action),
+    /// Safety check-in: accountability (reached, safe, need help, no answer),
+    /// answers by link token or SMS code, reminders.
+    #[command(subcommand)]
+    Checkin(cmd::checkin::Action),
     /// Run the whole loop on the shipped real data in a fresh SQLite file.
     Demo(cmd::demo::Args),
     /// Whole-pipeline benchmarks with a baseline measured in the same run.
@@ -116,6 +127,9 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(&ctx, a),
         Command::User(a) => cmd::user::run(&ctx, a),
         Command::Audit(a) => cmd::audit::run(&ctx, a),
+        Command::Alerts(a) => cmd::alerts::run(&ctx, a),
+        Command::Notify(a) => cmd::notify::run(&ctx, a),
+        Command::Checkin(a) => cmd::checkin::run(&ctx, a),
         Command::Demo(a) => cmd::demo::run(&ctx, a),
         Command::Bench(w) => cmd::bench::run(&ctx, w),
     };

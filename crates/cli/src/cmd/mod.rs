@@ -1,11 +1,14 @@
 //! The commands. Shared wiring (open the store, load the guideline, the
 //! ingest and import steps the demo reuses) lives here.
 
+pub mod alerts;
 pub mod assess;
 pub mod audit;
 pub mod bench;
+pub mod checkin;
 pub mod classify;
 pub mod demo;
+pub mod demo_notify;
 pub mod demo_registry;
 pub mod demo_respond;
 pub mod drill;
@@ -16,6 +19,7 @@ pub mod guideline;
 pub mod import;
 pub mod incidents;
 pub mod ingest;
+pub mod notify;
 pub mod plans;
 pub mod quarantine;
 pub mod serve;

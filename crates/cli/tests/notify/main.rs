@@ -1,0 +1,383 @@
+//! End to end through the real binary: an alert composed on the shipped
+//! GDELT export reaches exactly the exposed people through a local webhook
+//! receiver and a local SMTP sink; `farguard notify run` is killed (SIGKILL)
+//! in the middle of the fan-out and restarted, and every message arrives
+//! exactly once per idempotency key; check-in answers then appear in the
+//! accountability view.
+
+// Test helpers outside #[test] fns are not covered by allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod sockets;
+
+use sockets::{Http, Smtp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const EVENT: &str = "gdelt:881991328"; // Barcelona, 2019-10-24, security, severity 5
+const SECRET: &str = "kill-test-secret";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fg(db: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_farguard"));
+    c.arg("--db")
+        .arg(db)
+        .args(args)
+        .env("FARGUARD_WEBHOOK_SECRET", SECRET);
+    c
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// 40 people in Barcelona while the event happens (odd ones by webhook, even
+/// ones by e-mail), 5 in Madrid at the same time and 1 in Barcelona a week
+/// later: only the first 40 are exposed.
+fn registry(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut people = String::from("id,name,language,email\n");
+    let mut legs = String::from("id,person,lat,lon,country,place,from,to\n");
+    for i in 0..40 {
+        let email = if i % 2 == 0 {
+            format!("p{i:02}@example.org")
+        } else {
+            String::new()
+        };
+        let lang = if i % 3 == 0 { "en" } else { "zh" };
+        people.push_str(&format!("p{i:02},Person {i},{lang},{email}\n"));
+        legs.push_str(&format!(
+            "l{i:02},p{i:02},41.39,2.17,ES,Barcelona,2019-10-23,2019-10-26\n"
+        ));
+    }
+    for i in 0..5 {
+        people.push_str(&format!("m{i},Madrid {i},zh,m{i}@example.org\n"));
+        legs.push_str(&format!(
+            "lm{i},m{i},40.42,-3.70,ES,Madrid,2019-10-23,2019-10-26\n"
+        ));
+    }
+    people.push_str("late,Too late,zh,late@example.org\n");
+    legs.push_str("llate,late,41.39,2.17,ES,Barcelona,2019-11-01,2019-11-05\n");
+    let (p, l) = (dir.join("people.csv"), dir.join("legs.csv"));
+    std::fs::write(&p, people).unwrap();
+    std::fs::write(&l, legs).unwrap();
+    (p, l)
+}
+
+fn config(dir: &Path, hook: &str, smtp_port: u16) -> PathBuf {
+    let mut t = format!(
+        r#"sender = "farguard@test.example"
+sender_name = "farguard test"
+checkin_base_url = "http://127.0.0.1:8080/checkin"
+checkin_ttl_hours = 72
+fallback = "none"
+
+[retry]
+max_attempts = 6
+base_ms = 50
+max_delay_ms = 400
+
+[rate]
+webhook = 1000
+email = 1000
+
+[channels.webhook]
+secret_env = "FARGUARD_WEBHOOK_SECRET"
+timeout_ms = 3000
+
+[channels.email]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "farguard <alerts@test.example>"
+timeout_ms = 3000
+"#
+    );
+    for i in (1..40).step_by(2) {
+        t.push_str(&format!(
+            "\n[[contacts]]\nrecipient = \"p{i:02}\"\nchannel = \"webhook\"\naddress = \"{hook}\"\n"
+        ));
+    }
+    let p = dir.join("notify.toml");
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+#[test]
+fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fg.db");
+    // Each webhook answer takes 40 ms, so the fan-out is still running when we kill it.
+    let hook = Http::start(Duration::from_millis(40));
+    let sink = Smtp::start();
+    let cfg = config(dir.path(), &hook.url, sink.port);
+    let cfgs = cfg.to_str().unwrap();
+    let export = repo().join("data/gdelt/20191024143000.export.CSV");
+    ok(fg(&db, &["ingest", export.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let (people, legs) = registry(dir.path());
+    ok(fg(&db, &["import", "people", people.to_str().unwrap()])
+        .output()
+        .unwrap());
+    ok(fg(&db, &["import", "itineraries", legs.to_str().unwrap()])
+        .output()
+        .unwrap());
+
+    let out = ok(fg(
+        &db,
+        &[
+            "--json", "alerts", "compose", "--event", EVENT, "--config", cfgs,
+        ],
+    )
+    .output()
+    .unwrap());
+    let q: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(q["people"], 40, "{q}");
+    assert_eq!(q["queued"], 40, "{q}");
+    let alert = q["alert"].as_str().unwrap().to_string();
+    // Composing again queues nothing.
+    let again = ok(fg(
+        &db,
+        &[
+            "--json", "alerts", "compose", "--event", EVENT, "--config", cfgs,
+        ],
+    )
+    .output()
+    .unwrap());
+    assert!(again.contains("\"already_composed\": true"), "{again}");
+
+    // Start the fan-out and kill -9 it once a few messages have arrived.
+    let mut child = fg(
+        &db,
+        &[
+            "notify",
+            "run",
+            "--config",
+            cfgs,
+            "--batch",
+            "4",
+            "--lease-secs",
+            "2",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while hook.requests().len() < 4 {
+        assert!(Instant::now() < deadline, "the runner delivered nothing");
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("the runner ended before it could be killed: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = hook.requests().len() + sink.mails().len();
+    assert!(
+        at_kill < 40,
+        "the kill must land mid fan-out ({at_kill} of 40 already arrived)"
+    );
+
+    // Restart: the rows the dead runner held come back when their lease ends.
+    let out = ok(fg(
+        &db,
+        &[
+            "--json",
+            "notify",
+            "run",
+            "--config",
+            cfgs,
+            "--lease-secs",
+            "2",
+        ],
+    )
+    .output()
+    .unwrap());
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["dead"], 0, "{r}");
+
+    // What the receivers got: every exposed person exactly once per key.
+    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
+    for req in hook.requests() {
+        *per_key
+            .entry(req.header("Idempotency-Key").unwrap().to_string())
+            .or_default() += 1;
+    }
+    for m in sink.mails() {
+        *per_key.entry(m.header("Message-ID").unwrap()).or_default() += 1;
+    }
+    assert_eq!(per_key.len(), 40, "every message arrived: {per_key:?}");
+    let resent: usize = per_key.values().map(|n| n - 1).sum();
+    assert!(
+        resent <= 1,
+        "only the one message in flight at the kill may be sent again (same key, deduplicated by the receiver): {per_key:?}"
+    );
+    let webhook_people: BTreeSet<String> = hook
+        .requests()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["recipient"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mail_people: BTreeSet<String> = sink.mails().iter().flat_map(|m| m.to.clone()).collect();
+    let want_hook: BTreeSet<String> = (1..40).step_by(2).map(|i| format!("p{i:02}")).collect();
+    let want_mail: BTreeSet<String> = (0..40)
+        .step_by(2)
+        .map(|i| format!("<p{i:02}@example.org>"))
+        .collect();
+    assert_eq!(webhook_people, want_hook);
+    assert_eq!(
+        mail_people, want_mail,
+        "nobody in Madrid, nobody a week late"
+    );
+
+    // The outbox agrees, and says what happened.
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(fg(&db, &["--json", "alerts", "show", &alert])
+            .output()
+            .unwrap()))
+        .unwrap();
+    let ds = shown["deliveries"].as_array().unwrap();
+    assert_eq!(ds.len(), 40);
+    assert!(ds.iter().all(|d| d["state"] == "sent"), "{shown}");
+
+    // CAP out, as issued.
+    let cap = ok(fg(&db, &["alerts", "show", &alert, "--cap"])
+        .output()
+        .unwrap());
+    assert!(
+        cap.contains("<identifier>") && cap.contains("<circle>41.3833,2.18333 "),
+        "{cap}"
+    );
+
+    // Check-in: the link token from a delivered webhook message.
+    let text = hook.requests()[0].body.clone();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let token = v["text"].as_str().unwrap().split("?t=").nth(1).unwrap()[..64].to_string();
+    let who = v["recipient"].as_str().unwrap().to_string();
+    let a = ok(fg(
+        &db,
+        &[
+            "--json",
+            "checkin",
+            "answer",
+            "--token",
+            &token,
+            "--status",
+            "need_help",
+            "--message",
+            "ankle hurt",
+            "--lat",
+            "41.39",
+            "--lon",
+            "2.17",
+        ],
+    )
+    .output()
+    .unwrap());
+    assert!(a.contains("\"recorded\""), "{a}");
+    let a = ok(fg(
+        &db,
+        &[
+            "--json",
+            "checkin",
+            "answer",
+            "--token",
+            &token,
+            "--status",
+            "need_help",
+            "--message",
+            "ankle hurt",
+            "--lat",
+            "41.39",
+            "--lon",
+            "2.17",
+        ],
+    )
+    .output()
+    .unwrap());
+    assert!(
+        a.contains("\"unchanged\""),
+        "answering twice is idempotent: {a}"
+    );
+    let forged = fg(
+        &db,
+        &[
+            "checkin",
+            "answer",
+            "--token",
+            &"0".repeat(64),
+            "--status",
+            "safe",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!forged.status.success());
+    assert!(String::from_utf8_lossy(&forged.stderr).contains("not valid"));
+    let view: serde_json::Value = serde_json::from_str(&ok(fg(
+        &db,
+        &["--json", "checkin", "status", &format!("event:{EVENT}")],
+    )
+    .output()
+    .unwrap()))
+    .unwrap();
+    assert_eq!(view["people"], 40);
+    assert_eq!(view["reached"], 40);
+    assert_eq!(view["need_help"], 1);
+    assert_eq!(view["no_answer"], 39);
+    let row = view["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["recipient"] == who.as_str())
+        .unwrap();
+    assert_eq!(row["message"], "ankle hurt");
+
+    // Reminders go to the 39 who have not answered, once per round.
+    let r1 = ok(fg(
+        &db,
+        &[
+            "--json",
+            "checkin",
+            "remind",
+            &format!("event:{EVENT}"),
+            "--config",
+            cfgs,
+        ],
+    )
+    .output()
+    .unwrap());
+    let r1: serde_json::Value = serde_json::from_str(&r1).unwrap();
+    assert_eq!(r1["people"], 39, "{r1}");
+    assert_eq!(r1["queued"], 39, "{r1}");
+    let r2: serde_json::Value = serde_json::from_str(&ok(fg(
+        &db,
+        &[
+            "--json",
+            "checkin",
+            "remind",
+            &format!("event:{EVENT}"),
+            "--config",
+            cfgs,
+        ],
+    )
+    .output()
+    .unwrap()))
+    .unwrap();
+    assert_eq!(r2["queued"], 0, "the same round twice queues nothing: {r2}");
+}
