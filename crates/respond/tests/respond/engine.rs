@@ -351,3 +351,44 @@ fn exposures_open_plans_only_above_their_thresholds() {
     assert_eq!(c[0].kind, ChangeKind::ExposureNoted);
     assert_eq!(book.len(), 1);
 }
+
+#[test]
+fn sitreps_show_state_overdue_work_and_escape_html() {
+    let lib = shipped();
+    let mut book = Book::new(Vec::new(), true);
+    book.apply(
+        &lib,
+        &Signal::Level(LevelChange {
+            area: Area::parse("ES").unwrap(),
+            category: Category::Political,
+            from: Level::Normal,
+            to: Level::III,
+            at: t0(),
+            why: "<script>alert(1)</script> & protests".into(),
+        }),
+    );
+    let id = book.incidents()[0].id.clone();
+    book.activate(&id, "embassy", t0() + TimeDelta::minutes(30))
+        .unwrap();
+    book.done(&id, "advisory", "embassy", t0() + h(1)).unwrap();
+    book.sweep(&lib, t0() + h(7));
+    let inc = book.get(&id).unwrap();
+    let plan = lib.get(&inc.plan);
+    let md = farguard_respond::sitrep::markdown(inc, plan, t0() + h(7));
+    assert!(md.starts_with("# EXERCISE — Situation report"), "{md}");
+    assert!(md.contains("30m after detection"));
+    assert!(md.contains("| advisory — "));
+    assert!(md.contains("done on time"));
+    assert!(md.contains("OVERDUE by 1h, escalated ×1"), "{md}");
+    assert!(md.contains("[task_escalated]"));
+    assert!(md.contains("every registered citizen near the unrest contacted within 24 h"));
+    let html = farguard_respond::sitrep::html(inc, plan, t0() + h(7));
+    assert!(html.contains("EXERCISE EXERCISE EXERCISE"));
+    assert!(!html.contains("<script>"), "event text must be escaped");
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(html.contains("class=\"bar\""));
+    assert!(
+        !html.contains("http"),
+        "self-contained: no external requests"
+    );
+}
