@@ -158,7 +158,8 @@
     fillCategories(); legend();
     return drawCountries()
       .then(function () { return api("/api/v1/map?category=" + cat.value); })
-      .then(function (m) { mapData = m; colour(); panel(); document.body.dataset.mapReady = "1"; return drawEvents(); })
+      .then(function (m) { mapData = m; colour(); panel(); return drawEvents(); })
+      .then(function () { document.body.dataset.mapReady = "1"; })
       .catch(function (e) { $("map-at").textContent = e.message; });
   }
   cat.addEventListener("change", function () { document.body.dataset.mapReady = ""; loadMap(); });
