@@ -10,6 +10,7 @@ mod gdelt_v1;
 mod gdelt_v2;
 mod merge;
 mod robustness;
+mod watch;
 
 use farguard_sources::Batch;
 use std::path::{Path, PathBuf};
