@@ -71,11 +71,11 @@ pub struct Mission {
 /// the nearest by great-circle distance when both ends have a location;
 /// otherwise the embassy before a consulate, then by id. Returns the
 /// distance in km when it was measured.
-pub fn nearest_mission<'a>(
-    missions: &'a [Mission],
+pub fn nearest_mission(
+    missions: &[Mission],
     country: Option<CountryCode>,
     at: Option<Point>,
-) -> Option<(&'a Mission, Option<f64>)> {
+) -> Option<(&Mission, Option<f64>)> {
     let country = country?;
     let local: Vec<&Mission> = missions.iter().filter(|m| m.country == country).collect();
     if let Some(p) = at {
@@ -186,7 +186,7 @@ fn lines(v: Option<&Vec<String>>) -> String {
     .unwrap_or_default()
 }
 
-fn pick<'a>(m: &'a BTreeMap<Lang, String>, l: Lang) -> Result<&'a str, NotifyError> {
+fn pick(m: &BTreeMap<Lang, String>, l: Lang) -> Result<&str, NotifyError> {
     m.get(&l)
         .or_else(|| m.get(&Lang::En))
         .map(String::as_str)
