@@ -130,9 +130,8 @@ where
                     before: w.before.map(|v| v.to_string()),
                     after: w.after.map(|v| v.to_string()),
                 })
-                .map_err(|e| {
-                    tracing::error!(action, error = %crate::error::chain(&e), "write done but NOT audited");
-                    e
+                .inspect_err(|e| {
+                    tracing::error!(action, error = %crate::error::chain(e), "write done but NOT audited");
                 })?;
             }
             Ok(w.value)
@@ -389,7 +388,10 @@ pub async fn create_user(
 #[utoipa::path(get, path = "/api/v1/users", tag = "access",
     responses((status = 200, body = Vec<UserOut>), (status = 403, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Vec<UserOut>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<Vec<UserOut>>> {
     p.require(Action::ReadUsers)?;
     let rows = state.pool.run(|s| s.users()).await?;
     let mut out = Vec::new();
@@ -539,7 +541,9 @@ pub struct Login {
 fn dummy_phc() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY
-        .get_or_init(|| auth::hash_password("farguard dummy password, never used").unwrap_or_default())
+        .get_or_init(|| {
+            auth::hash_password("farguard dummy password, never used").unwrap_or_default()
+        })
         .clone()
 }
 
@@ -547,7 +551,10 @@ fn dummy_phc() -> String {
 #[utoipa::path(post, path = "/api/v1/login", tag = "access", request_body = Login,
     responses((status = 200, body = MeOut), (status = 400, body = crate::error::ErrorBody),
         (status = 401, body = crate::error::ErrorBody)))]
-pub async fn login(State(state): State<AppState>, ApiJson(l): ApiJson<Login>) -> ApiResult<Response> {
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(l): ApiJson<Login>,
+) -> ApiResult<Response> {
     if l.name.is_empty() || l.name.len() > 64 {
         return Err(ApiError::field("/name", "a name is 1–64 characters"));
     }
@@ -568,9 +575,7 @@ pub async fn login(State(state): State<AppState>, ApiJson(l): ApiJson<Login>) ->
         Some(u) if ok && !u.disabled && u.password_hash.is_some() => u,
         _ => {
             tracing::warn!(name = %l.name, "failed login");
-            return Err(ApiError::Unauthenticated(
-                "wrong name or password".into(),
-            ));
+            return Err(ApiError::Unauthenticated("wrong name or password".into()));
         }
     };
     let p = Principal::from_user(&user)?;
@@ -601,7 +606,11 @@ pub async fn login(State(state): State<AppState>, ApiJson(l): ApiJson<Login>) ->
         },
     )
     .await?;
-    let secure = if state.config.secure_cookies { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         secret.expose(),
@@ -755,7 +764,10 @@ pub fn verdict_out(v: farguard_store::AuditVerdict) -> VerdictOut {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "access",
     responses((status = 200, body = VerdictOut), (status = 403, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn verify_audit(State(state): State<AppState>, p: Principal) -> ApiResult<Json<VerdictOut>> {
+pub async fn verify_audit(
+    State(state): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<VerdictOut>> {
     p.require(Action::ReadAudit)?;
     let v = state
         .pool

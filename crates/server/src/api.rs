@@ -13,7 +13,9 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
-use farguard_model::{Area, Assessment, Category, CountryCode, Event, EventId, Level, Point, Radius};
+use farguard_model::{
+    Area, Assessment, Category, CountryCode, Event, EventId, Level, Point, Radius,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,12 +26,16 @@ use utoipa::{IntoParams, ToSchema};
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 const MAX_LIMIT: u32 = 1000;
 
+type Stamped<T> = (Instant, T);
+type TimeRange = Option<(DateTime<Utc>, DateTime<Utc>)>;
+type EventWindows = HashMap<(i64, i64), Stamped<Arc<Vec<Event>>>>;
+
 /// A small time-bounded cache of store reads that do not depend on the caller.
 #[derive(Debug, Default)]
 pub struct ReadCache {
-    events: Mutex<HashMap<(i64, i64), (Instant, Arc<Vec<Event>>)>>,
-    assessments: Mutex<Option<(Instant, Arc<Vec<Assessment>>)>>,
-    range: Mutex<Option<(Instant, Option<(DateTime<Utc>, DateTime<Utc>)>)>>,
+    events: Mutex<EventWindows>,
+    assessments: Mutex<Option<Stamped<Arc<Vec<Assessment>>>>>,
+    range: Mutex<Option<Stamped<TimeRange>>>,
 }
 
 impl ReadCache {
@@ -503,7 +509,10 @@ pub async fn get_assessment(
         .ok_or_else(|| {
             ApiError::not_found(
                 "/path/area",
-                format!("no {} assessment for {area}: it has not been graded", c.code()),
+                format!(
+                    "no {} assessment for {area}: it has not been graded",
+                    c.code()
+                ),
             )
         })
 }

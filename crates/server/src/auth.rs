@@ -438,7 +438,10 @@ mod tests {
             person: Some(id),
         };
         assert!(c.may_see(rec("P-1")));
-        assert!(!c.may_see(rec("P-2")), "same org is not enough for a citizen");
+        assert!(
+            !c.may_see(rec("P-2")),
+            "same org is not enough for a citizen"
+        );
     }
 
     #[test]

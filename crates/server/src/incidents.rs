@@ -29,7 +29,9 @@ pub fn visible(p: &Principal, i: &Incident) -> bool {
                 _ => None,
             };
             (c.is_some() && c == p.country)
-                || i.members.iter().any(|m| Some(m.org.as_str()) == p.org.as_deref())
+                || i.members
+                    .iter()
+                    .any(|m| Some(m.org.as_str()) == p.org.as_deref())
         }
         _ => i
             .members
@@ -214,9 +216,9 @@ pub async fn get_incident(
             Ok((inc, states))
         })
         .await?;
-    let inc = inc
-        .filter(|i| visible(&p, i))
-        .ok_or_else(|| ApiError::not_found("/path/id", format!("no incident {id:?} that you may see")))?;
+    let inc = inc.filter(|i| visible(&p, i)).ok_or_else(|| {
+        ApiError::not_found("/path/id", format!("no incident {id:?} that you may see"))
+    })?;
     let now = Utc::now();
     let a = farguard_notify::checkin::accountability(&states);
     Ok(Json(IncidentOut {

@@ -156,7 +156,10 @@ pub fn router(state: AppState) -> Router {
         .route("/geo/countries-110m.json", get(ui::countries_110m))
         .route("/geo/countries-50m.json", get(ui::countries_50m))
         .fallback(ops::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
         .layer(DefaultBodyLimit::max(state.config.max_body))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {

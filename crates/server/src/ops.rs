@@ -85,7 +85,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics_text() -> Response {
-    let body = prometheus().map(PrometheusHandle::render).unwrap_or_default();
+    let body = prometheus()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,
@@ -153,17 +155,27 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     }
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     if path.starts_with("/api/") {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let secs = start.elapsed().as_secs_f64();
     let m = method_label(&method);
     metrics::counter!("farguard_http_requests_total", "method" => m, "route" => route.clone(), "status" => status.as_u16().to_string()).increment(1);
-    metrics::histogram!("farguard_http_request_duration_seconds", "method" => m, "route" => route).record(secs);
+    metrics::histogram!("farguard_http_request_duration_seconds", "method" => m, "route" => route)
+        .record(secs);
     resp
 }
 

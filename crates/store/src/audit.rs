@@ -361,12 +361,9 @@ impl AuditStore for PgStore {
         };
         let hash = entry_hash(&prev_hash, seq, &r);
         tx.execute(
-            &format!(
-                "INSERT INTO audit_log ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ),
+            &format!("INSERT INTO audit_log ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
             &[
-                &seq, &r.at, &r.actor, &r.action, &r.target, &r.before, &r.after, &prev_hash,
-                &hash,
+                &seq, &r.at, &r.actor, &r.action, &r.target, &r.before, &r.after, &prev_hash, &hash,
             ],
         )?;
         tx.commit()?;
@@ -427,7 +424,10 @@ mod tests {
         none.after = None;
         let mut empty = rec("x");
         empty.after = Some(String::new());
-        assert_ne!(entry_hash(GENESIS, 1, &none), entry_hash(GENESIS, 1, &empty));
+        assert_ne!(
+            entry_hash(GENESIS, 1, &none),
+            entry_hash(GENESIS, 1, &empty)
+        );
     }
 
     #[test]

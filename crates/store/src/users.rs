@@ -167,8 +167,7 @@ pub trait UserStore {
     fn tokens_of(&mut self, user_id: &str) -> Result<Vec<TokenRow>>;
 }
 
-const USER_COLS: &str =
-    "id, name, role, org, country, person, password_hash, created_at, disabled";
+const USER_COLS: &str = "id, name, role, org, country, person, password_hash, created_at, disabled";
 const TOKEN_COLS: &str = "hash, user_id, kind, label, created_at, expires_at";
 
 fn corrupt(table: &'static str, field: &'static str, reason: impl Into<String>) -> StoreError {
@@ -342,10 +341,7 @@ impl UserStore for SqliteStore {
     }
 
     fn token(&mut self, hash: &str) -> Result<Option<(TokenRow, UserRow)>> {
-        let cols: Vec<String> = USER_COLS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect();
+        let cols: Vec<String> = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect();
         let sql = format!(
             "SELECT t.hash, t.user_id, t.kind, t.label, t.created_at, t.expires_at, {} \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?1",
@@ -478,10 +474,7 @@ impl UserStore for PgStore {
     }
 
     fn token(&mut self, hash: &str) -> Result<Option<(TokenRow, UserRow)>> {
-        let cols: Vec<String> = USER_COLS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect();
+        let cols: Vec<String> = USER_COLS.split(", ").map(|c| format!("u.{c}")).collect();
         let sql = format!(
             "SELECT t.hash, t.user_id, t.kind, t.label, t.created_at, t.expires_at, {} \
              FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1",

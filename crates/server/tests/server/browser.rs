@@ -20,7 +20,11 @@ fn missing() -> Option<String> {
     if !Path::new(&chromium).exists() {
         return Some(format!("{chromium} not found (apt-get install chromium)"));
     }
-    if std::process::Command::new("node").arg("--version").output().is_err() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return Some("node not found".into());
     }
     if !browser_dir().join("node_modules/playwright-core").exists() {
@@ -64,10 +68,17 @@ async fn ui_in_headless_chromium() {
     server.await.unwrap().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test failed:\n{stdout}\n{stderr}");
-    let found: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
+    let found: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
     assert!(found["countries"].as_u64().unwrap() >= 170, "{found}");
     assert!(found["graded"].as_u64().unwrap() > 0, "{found}");
-    assert!(found["checkin_on_board"].as_str().unwrap().contains("safe"), "{found}");
+    assert!(
+        found["checkin_on_board"].as_str().unwrap().contains("safe"),
+        "{found}"
+    );
     let _ = writeln!(std::io::stderr(), "browser: {found}");
 }

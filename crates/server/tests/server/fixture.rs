@@ -18,8 +18,14 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use tower::ServiceExt;
 
-pub const GDELT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/gdelt/20191024143000.export.CSV");
-pub const WPI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/ports/WPI_UpdatedPub150.csv");
+pub const GDELT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/gdelt/20191024143000.export.CSV"
+);
+pub const WPI: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../data/ports/WPI_UpdatedPub150.csv"
+);
 
 /// Ids the tests refer to.
 pub const ACME_SITE: &str = "WPI-47100"; // Mombasa, KE — acme
@@ -53,7 +59,8 @@ impl Db {
             Db::Sqlite(_, p) => rusqlite_exec(p, sql),
             Db::Postgres { url, schema } => {
                 let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-                c.batch_execute(&format!("SET search_path TO \"{schema}\"; {sql}")).unwrap();
+                c.batch_execute(&format!("SET search_path TO \"{schema}\"; {sql}"))
+                    .unwrap();
             }
         }
     }
@@ -96,7 +103,10 @@ pub fn engines() -> Vec<Db> {
         Db::Sqlite(dir, p)
     }];
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    match std::env::var("FARGUARD_TEST_PG").ok().filter(|u| !u.is_empty()) {
+    match std::env::var("FARGUARD_TEST_PG")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         Some(url) => {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -172,11 +182,31 @@ pub fn load(store: &mut dyn Store) {
     store
         .upsert_orgs(&[
             org("coord", "Coordination centre", OrgKind::CentralAgency, None),
-            org("acme", "Acme Engineering", OrgKind::StateEnterprise, Some("CN")),
-            org("globex", "Globex Trading", OrgKind::PrivateEnterprise, Some("CN")),
+            org(
+                "acme",
+                "Acme Engineering",
+                OrgKind::StateEnterprise,
+                Some("CN"),
+            ),
+            org(
+                "globex",
+                "Globex Trading",
+                OrgKind::PrivateEnterprise,
+                Some("CN"),
+            ),
             org("emb-ke", "Embassy in Kenya", OrgKind::Embassy, Some("KE")),
-            org("prov-gd", "Guangdong FAO", OrgKind::ProvincialOffice, Some("CN")),
-            org("secure-co", "Secure Co", OrgKind::ServiceProvider, Some("CN")),
+            org(
+                "prov-gd",
+                "Guangdong FAO",
+                OrgKind::ProvincialOffice,
+                Some("CN"),
+            ),
+            org(
+                "secure-co",
+                "Secure Co",
+                OrgKind::ServiceProvider,
+                Some("CN"),
+            ),
         ])
         .unwrap();
     let wpi = std::fs::read(WPI).unwrap();
@@ -191,8 +221,14 @@ pub fn load(store: &mut dyn Store) {
             s.org = "globex".into();
         }
     }
-    assert!(sites.iter().any(|s| s.id == ACME_SITE), "Mombasa is in the WPI");
-    assert!(sites.iter().any(|s| s.id == GLOBEX_SITE), "Dar es Salaam is in the WPI");
+    assert!(
+        sites.iter().any(|s| s.id == ACME_SITE),
+        "Mombasa is in the WPI"
+    );
+    assert!(
+        sites.iter().any(|s| s.id == GLOBEX_SITE),
+        "Dar es Salaam is in the WPI"
+    );
     store.upsert_sites(&sites).unwrap();
     store
         .upsert_people(&[
@@ -229,8 +265,18 @@ pub fn incident(store: &mut dyn Store) {
         updated_at: now,
         reason: "security level III in KE with 2 acme staff exposed".into(),
         members: vec![
-            Member { role: "lead".into(), org: "coord".into(), joined_at: now, level: Level::III },
-            Member { role: "enterprise".into(), org: "acme".into(), joined_at: now, level: Level::III },
+            Member {
+                role: "lead".into(),
+                org: "coord".into(),
+                joined_at: now,
+                level: Level::III,
+            },
+            Member {
+                role: "enterprise".into(),
+                org: "acme".into(),
+                joined_at: now,
+                level: Level::III,
+            },
         ],
         tasks: vec![Task {
             id: "account_for_staff".into(),
@@ -371,7 +417,10 @@ impl Fixture {
             b = b.header("authorization", format!("Bearer {t}"));
         }
         let req = match body {
-            Some((ct, bytes)) => b.header("content-type", ct).body(Body::from(bytes)).unwrap(),
+            Some((ct, bytes)) => b
+                .header("content-type", ct)
+                .body(Body::from(bytes))
+                .unwrap(),
             None => b.body(Body::empty()).unwrap(),
         };
         let resp = self.app.clone().oneshot(req).await.unwrap();

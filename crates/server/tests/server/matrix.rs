@@ -4,7 +4,9 @@
 //! (401). Then every protected route refuses a missing and a forged token,
 //! and lists show each role exactly its own slice of the data.
 
-use crate::fixture::{self, ACME_PERSON, ACME_SITE, CITIZEN_PERSON, Fixture, GLOBEX_PERSON, GLOBEX_SITE};
+use crate::fixture::{
+    self, ACME_PERSON, ACME_SITE, CITIZEN_PERSON, Fixture, GLOBEX_PERSON, GLOBEX_SITE,
+};
 use axum::http::StatusCode;
 use farguard_server::auth::Role;
 use std::collections::BTreeSet;
@@ -13,51 +15,215 @@ use std::collections::BTreeSet;
 /// role in `Role::ALL` order: coordinator, embassy (KE), provincial office
 /// (TZ), enterprise admin (acme), enterprise member (acme), service
 /// provider, citizen (own record P-CITIZEN-1, acme), observer).
-type Row = (&'static str, &'static str, &'static str, Option<&'static str>, &'static str);
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+);
 
-const SITE_ACME: &str = r#"{"org":"acme","name":"Mombasa","kind":"port","lat":-4.05,"lon":39.66,"country":"KE"}"#;
+const SITE_ACME: &str =
+    r#"{"org":"acme","name":"Mombasa","kind":"port","lat":-4.05,"lon":39.66,"country":"KE"}"#;
 const SITE_GLOBEX: &str = r#"{"org":"globex","name":"Dar es Salaam","kind":"port","lat":-6.82,"lon":39.29,"country":"TZ"}"#;
-const CSV_ACME: &str = "id,org,name,kind,lat,lon,country\nACME-CAMP-1,acme,Nairobi camp,camp,-1.28,36.82,KE\n";
+const CSV_ACME: &str =
+    "id,org,name,kind,lat,lon,country\nACME-CAMP-1,acme,Nairobi camp,camp,-1.28,36.82,KE\n";
 
 const TABLE: &[Row] = &[
     ("GET", "/healthz", "/healthz", None, "AAAAAAAA"),
     ("GET", "/readyz", "/readyz", None, "AAAAAAAA"),
     ("GET", "/metrics", "/metrics", None, "AAAAAAAA"),
     ("GET", "/api/v1/me", "/api/v1/me", None, "AAAAAAAA"),
-    ("POST", "/api/v1/login", "/api/v1/login", Some(r#"{"name":"test-coordinator","password":"not the password"}"#), "UUUUUUUU"),
+    (
+        "POST",
+        "/api/v1/login",
+        "/api/v1/login",
+        Some(r#"{"name":"test-coordinator","password":"not the password"}"#),
+        "UUUUUUUU",
+    ),
     ("GET", "/api/v1/users", "/api/v1/users", None, "AFFAFFFF"),
-    ("POST", "/api/v1/users", "/api/v1/users", Some(r#"{"name":"member-{role}","role":"enterprise_member","org":"acme"}"#), "AFFAFFFF"),
-    ("POST", "/api/v1/tokens", "/api/v1/tokens", Some(r#"{"label":"matrix"}"#), "AAAAAAAA"),
-    ("GET", "/api/v1/audit", "/api/v1/audit?limit=5", None, "AFFFFFFF"),
-    ("GET", "/api/v1/audit/verify", "/api/v1/audit/verify", None, "AFFFFFFF"),
-    ("GET", "/api/v1/events", "/api/v1/events?limit=5", None, "AAAAAAAA"),
-    ("GET", "/api/v1/events/{id}", "/api/v1/events/{event}", None, "AAAAAAAA"),
-    ("GET", "/api/v1/assessments", "/api/v1/assessments?brief=true", None, "AAAAAAAA"),
-    ("GET", "/api/v1/assessments/{area}/{category}", "/api/v1/assessments/{area}/{category}", None, "AAAAAAAA"),
-    ("GET", "/api/v1/map", "/api/v1/map?category=security", None, "AAAAAAAA"),
-    ("GET", "/api/v1/exposure", "/api/v1/exposure?lat=-4.05&lon=39.66&radius_km=25", None, "AAAAAFFF"),
-    ("GET", "/api/v1/quarantine", "/api/v1/quarantine?limit=5", None, "AFFFFFFF"),
+    (
+        "POST",
+        "/api/v1/users",
+        "/api/v1/users",
+        Some(r#"{"name":"member-{role}","role":"enterprise_member","org":"acme"}"#),
+        "AFFAFFFF",
+    ),
+    (
+        "POST",
+        "/api/v1/tokens",
+        "/api/v1/tokens",
+        Some(r#"{"label":"matrix"}"#),
+        "AAAAAAAA",
+    ),
+    (
+        "GET",
+        "/api/v1/audit",
+        "/api/v1/audit?limit=5",
+        None,
+        "AFFFFFFF",
+    ),
+    (
+        "GET",
+        "/api/v1/audit/verify",
+        "/api/v1/audit/verify",
+        None,
+        "AFFFFFFF",
+    ),
+    (
+        "GET",
+        "/api/v1/events",
+        "/api/v1/events?limit=5",
+        None,
+        "AAAAAAAA",
+    ),
+    (
+        "GET",
+        "/api/v1/events/{id}",
+        "/api/v1/events/{event}",
+        None,
+        "AAAAAAAA",
+    ),
+    (
+        "GET",
+        "/api/v1/assessments",
+        "/api/v1/assessments?brief=true",
+        None,
+        "AAAAAAAA",
+    ),
+    (
+        "GET",
+        "/api/v1/assessments/{area}/{category}",
+        "/api/v1/assessments/{area}/{category}",
+        None,
+        "AAAAAAAA",
+    ),
+    (
+        "GET",
+        "/api/v1/map",
+        "/api/v1/map?category=security",
+        None,
+        "AAAAAAAA",
+    ),
+    (
+        "GET",
+        "/api/v1/exposure",
+        "/api/v1/exposure?lat=-4.05&lon=39.66&radius_km=25",
+        None,
+        "AAAAAFFF",
+    ),
+    (
+        "GET",
+        "/api/v1/quarantine",
+        "/api/v1/quarantine?limit=5",
+        None,
+        "AFFFFFFF",
+    ),
     ("GET", "/api/v1/orgs", "/api/v1/orgs", None, "AAAAAAFA"),
-    ("GET", "/api/v1/sites", "/api/v1/sites?limit=5", None, "AAAAAAFF"),
-    ("GET", "/api/v1/sites/{id}", "/api/v1/sites/WPI-47100", None, "AANAANFF"),
-    ("GET", "/api/v1/sites/{id}", "/api/v1/sites/WPI-47010", None, "ANANNNFF"),
-    ("PUT", "/api/v1/sites/{id}", "/api/v1/sites/WPI-47100", Some(SITE_ACME), "AFFAFFFF"),
-    ("PUT", "/api/v1/sites/{id}", "/api/v1/sites/WPI-47010", Some(SITE_GLOBEX), "AFFNFFFF"),
-    ("POST", "/api/v1/import/sites", "/api/v1/import/sites", Some(CSV_ACME), "AFFAFFFF"),
+    (
+        "GET",
+        "/api/v1/sites",
+        "/api/v1/sites?limit=5",
+        None,
+        "AAAAAAFF",
+    ),
+    (
+        "GET",
+        "/api/v1/sites/{id}",
+        "/api/v1/sites/WPI-47100",
+        None,
+        "AANAANFF",
+    ),
+    (
+        "GET",
+        "/api/v1/sites/{id}",
+        "/api/v1/sites/WPI-47010",
+        None,
+        "ANANNNFF",
+    ),
+    (
+        "PUT",
+        "/api/v1/sites/{id}",
+        "/api/v1/sites/WPI-47100",
+        Some(SITE_ACME),
+        "AFFAFFFF",
+    ),
+    (
+        "PUT",
+        "/api/v1/sites/{id}",
+        "/api/v1/sites/WPI-47010",
+        Some(SITE_GLOBEX),
+        "AFFNFFFF",
+    ),
+    (
+        "POST",
+        "/api/v1/import/sites",
+        "/api/v1/import/sites",
+        Some(CSV_ACME),
+        "AFFAFFFF",
+    ),
     ("GET", "/api/v1/people", "/api/v1/people", None, "AAAAAFAF"),
-    ("GET", "/api/v1/people/{id}", "/api/v1/people/P-ACME-1", None, "AANAAFNF"),
-    ("GET", "/api/v1/people/{id}", "/api/v1/people/P-GLOBEX-1", None, "ANANNFNF"),
-    ("GET", "/api/v1/people/{id}", "/api/v1/people/P-CITIZEN-1", None, "AANAAFAF"),
-    ("GET", "/api/v1/incidents", "/api/v1/incidents", None, "AAAAAAFF"),
-    ("GET", "/api/v1/incidents/{id}", "/api/v1/incidents/security-unrest:KE:test", None, "AANAANFF"),
-    ("GET", "/api/v1/checkin/{token}", "/api/v1/checkin/no-such-token", None, "NNNNNNNN"),
-    ("POST", "/api/v1/checkin/{token}", "/api/v1/checkin/no-such-token", Some(r#"{"status":"safe"}"#), "NNNNNNNN"),
+    (
+        "GET",
+        "/api/v1/people/{id}",
+        "/api/v1/people/P-ACME-1",
+        None,
+        "AANAAFNF",
+    ),
+    (
+        "GET",
+        "/api/v1/people/{id}",
+        "/api/v1/people/P-GLOBEX-1",
+        None,
+        "ANANNFNF",
+    ),
+    (
+        "GET",
+        "/api/v1/people/{id}",
+        "/api/v1/people/P-CITIZEN-1",
+        None,
+        "AANAAFAF",
+    ),
+    (
+        "GET",
+        "/api/v1/incidents",
+        "/api/v1/incidents",
+        None,
+        "AAAAAAFF",
+    ),
+    (
+        "GET",
+        "/api/v1/incidents/{id}",
+        "/api/v1/incidents/security-unrest:KE:test",
+        None,
+        "AANAANFF",
+    ),
+    (
+        "GET",
+        "/api/v1/checkin/{token}",
+        "/api/v1/checkin/no-such-token",
+        None,
+        "NNNNNNNN",
+    ),
+    (
+        "POST",
+        "/api/v1/checkin/{token}",
+        "/api/v1/checkin/no-such-token",
+        Some(r#"{"status":"safe"}"#),
+        "NNNNNNNN",
+    ),
     // Last: each role logs out a token made for the purpose.
     ("POST", "/api/v1/logout", "/api/v1/logout", None, "AAAAAAAA"),
 ];
 
 /// Routes anyone may call without a token.
-const PUBLIC: &[&str] = &["/healthz", "/readyz", "/metrics", "/api/v1/login", "/api/v1/checkin/{token}"];
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/login",
+    "/api/v1/checkin/{token}",
+];
 
 fn expected(c: char) -> &'static [StatusCode] {
     match c {
@@ -76,7 +242,9 @@ async fn concrete(fx: &Fixture, path: &str) -> String {
         p = p.replace("{event}", v["items"][0]["id"].as_str().unwrap());
     }
     if p.contains("{area}") {
-        let (_, v) = fx.get(Role::Coordinator, "/api/v1/assessments?limit=1&brief=true").await;
+        let (_, v) = fx
+            .get(Role::Coordinator, "/api/v1/assessments?limit=1&brief=true")
+            .await;
         let a = &v["items"][0];
         p = p
             .replace("{area}", a["area"].as_str().unwrap())
@@ -121,7 +289,11 @@ async fn walk(fx: &Fixture) {
                 fx.token(role).to_string()
             };
             let body = body.map(|b| {
-                let ct = if b.starts_with('{') { "application/json" } else { "text/csv" };
+                let ct = if b.starts_with('{') {
+                    "application/json"
+                } else {
+                    "text/csv"
+                };
                 (ct, b.replace("{role}", role.code()).into_bytes())
             });
             let (status, v) = fx.call(method, &path, Some(&token), body).await;
@@ -130,16 +302,27 @@ async fn walk(fx: &Fixture) {
                     "{method} {path} as {role}: expected {cell}, got {status} {v}"
                 ));
             }
-            if !status.is_success() && status != StatusCode::UNAUTHORIZED || status.is_client_error() {
+            if !status.is_success() && status != StatusCode::UNAUTHORIZED
+                || status.is_client_error()
+            {
                 assert!(
                     v.get("error").and_then(|e| e.as_str()).is_some(),
                     "{method} {path} as {role}: an error body has an `error` code: {v}"
                 );
             }
-            assert!(!status.is_server_error(), "{method} {path} as {role}: {status} {v}");
+            assert!(
+                !status.is_server_error(),
+                "{method} {path} as {role}: {status} {v}"
+            );
         }
     }
-    assert!(failures.is_empty(), "{} cells wrong on {}:\n{}", failures.len(), fx.db.name(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cells wrong on {}:\n{}",
+        failures.len(),
+        fx.db.name(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,11 +344,19 @@ async fn protected_routes_refuse_missing_and_forged_tokens() {
         let path = concrete(&fx, path).await;
         for token in [None, Some(forged.as_str()), Some("not-a-token"), Some("")] {
             let b = body.map(|b| {
-                let ct = if b.starts_with('{') { "application/json" } else { "text/csv" };
+                let ct = if b.starts_with('{') {
+                    "application/json"
+                } else {
+                    "text/csv"
+                };
                 (ct, b.as_bytes().to_vec())
             });
             let (status, v) = fx.call(method, &path, token, b).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}: {v}");
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}: {v}"
+            );
             assert_eq!(v["error"], "unauthenticated");
             assert_eq!(v["pointer"], "/headers/authorization");
         }
@@ -197,24 +388,47 @@ async fn lists_show_each_role_only_its_own_slice() {
 
     let (_, all) = fx.get(Role::Coordinator, "/api/v1/sites?limit=1000").await;
     assert_eq!(orgs(&all), set(&["acme", "globex"]));
-    let (_, mine) = fx.get(Role::EnterpriseMember, "/api/v1/sites?limit=1000").await;
-    assert_eq!(orgs(&mine), set(&["acme"]), "an enterprise sees only its own sites");
+    let (_, mine) = fx
+        .get(Role::EnterpriseMember, "/api/v1/sites?limit=1000")
+        .await;
+    assert_eq!(
+        orgs(&mine),
+        set(&["acme"]),
+        "an enterprise sees only its own sites"
+    );
     assert!(ids(&mine).contains(ACME_SITE) && !ids(&mine).contains(GLOBEX_SITE));
     let (_, ke) = fx.get(Role::Embassy, "/api/v1/sites?limit=1000").await;
     assert!(
-        ke["items"].as_array().unwrap().iter().all(|s| s["country"] == "KE"),
+        ke["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["country"] == "KE"),
         "an embassy sees its own country's sites"
     );
     assert!(ids(&ke).contains(ACME_SITE));
-    let (_, provider) = fx.get(Role::ServiceProvider, "/api/v1/sites?limit=1000").await;
-    assert_eq!(provider["total"], 0, "a provider sees no enterprise's sites");
+    let (_, provider) = fx
+        .get(Role::ServiceProvider, "/api/v1/sites?limit=1000")
+        .await;
+    assert_eq!(
+        provider["total"], 0,
+        "a provider sees no enterprise's sites"
+    );
 
     let (_, people) = fx.get(Role::Citizen, "/api/v1/people").await;
-    assert_eq!(ids(&people), set(&[CITIZEN_PERSON]), "a citizen sees only their own record");
+    assert_eq!(
+        ids(&people),
+        set(&[CITIZEN_PERSON]),
+        "a citizen sees only their own record"
+    );
     let (_, people) = fx.get(Role::EnterpriseAdmin, "/api/v1/people").await;
     assert_eq!(ids(&people), set(&[ACME_PERSON, CITIZEN_PERSON]));
     let (_, people) = fx.get(Role::ProvincialOffice, "/api/v1/people").await;
-    assert_eq!(ids(&people), set(&[GLOBEX_PERSON]), "the TZ office sees people in TZ");
+    assert_eq!(
+        ids(&people),
+        set(&[GLOBEX_PERSON]),
+        "the TZ office sees people in TZ"
+    );
 
     // The map counts only what the caller may see.
     let count = |v: &serde_json::Value, c: &str, f: &str| {
@@ -228,29 +442,66 @@ async fn lists_show_each_role_only_its_own_slice() {
     let (_, m) = fx.get(Role::Coordinator, "/api/v1/map").await;
     assert!(count(&m, "TZ", "sites") > 0 && count(&m, "KE", "people") == 2);
     let (_, m) = fx.get(Role::EnterpriseMember, "/api/v1/map").await;
-    assert_eq!(count(&m, "TZ", "sites"), 0, "another organisation's sites are not counted");
+    assert_eq!(
+        count(&m, "TZ", "sites"),
+        0,
+        "another organisation's sites are not counted"
+    );
     assert_eq!(count(&m, "KE", "people"), 2);
     let (_, m) = fx.get(Role::Citizen, "/api/v1/map").await;
     assert_eq!(count(&m, "KE", "sites"), 0);
-    assert_eq!(count(&m, "KE", "people"), 1, "a citizen counts only themselves");
+    assert_eq!(
+        count(&m, "KE", "people"),
+        1,
+        "a citizen counts only themselves"
+    );
 
     // Exposure answers only with sites the caller may see.
     let q = "/api/v1/exposure?lat=-5.5&lon=39.5&radius_km=300";
     let (_, x) = fx.get(Role::Coordinator, q).await;
-    let seen: BTreeSet<String> = x["sites"].as_array().unwrap().iter().map(|s| s["org"].as_str().unwrap().to_string()).collect();
+    let seen: BTreeSet<String> = x["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["org"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(seen, set(&["acme", "globex"]));
     let (_, x) = fx.get(Role::EnterpriseAdmin, q).await;
-    assert!(x["sites"].as_array().unwrap().iter().all(|s| s["org"] == "acme"));
+    assert!(
+        x["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["org"] == "acme")
+    );
 
     // An enterprise admin administers only their own organisation's users.
     let (_, users) = fx.get(Role::EnterpriseAdmin, "/api/v1/users").await;
     assert!(users.as_array().unwrap().iter().all(|u| u["org"] == "acme"));
     let (s, v) = fx
-        .json("POST", Role::EnterpriseAdmin, "/api/v1/users", r#"{"name":"x1","role":"coordinator"}"#)
+        .json(
+            "POST",
+            Role::EnterpriseAdmin,
+            "/api/v1/users",
+            r#"{"name":"x1","role":"coordinator"}"#,
+        )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "an admin cannot mint a coordinator: {v}");
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "an admin cannot mint a coordinator: {v}"
+    );
     let (s, _) = fx
-        .json("POST", Role::EnterpriseAdmin, "/api/v1/users", r#"{"name":"x2","role":"enterprise_member","org":"globex"}"#)
+        .json(
+            "POST",
+            Role::EnterpriseAdmin,
+            "/api/v1/users",
+            r#"{"name":"x2","role":"enterprise_member","org":"globex"}"#,
+        )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "nor a user of another organisation");
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "nor a user of another organisation"
+    );
 }

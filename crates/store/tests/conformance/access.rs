@@ -145,7 +145,10 @@ pub fn check_audit_verify_catches_tampering(engine: &dyn Engine) {
     );
     let mut store = engine.open();
     let k = kinds(&mut *store, None);
-    assert!(k.contains(&(2, "altered")) && k.contains(&(2, "reordered")), "{k:?}");
+    assert!(
+        k.contains(&(2, "altered")) && k.contains(&(2, "reordered")),
+        "{k:?}"
+    );
     assert!(k.contains(&(4, "altered")), "{k:?}");
     drop(store);
     engine.exec(
