@@ -23,7 +23,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn fg(db: &Path, args: &[&str]) -> Command {
+fn fg(db: &str, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_farguard"));
     c.arg("--db")
         .arg(db)
@@ -114,28 +114,68 @@ timeout_ms = 3000
 }
 
 #[test]
-fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
+fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fg.db");
+    scenario(dir.path(), db.to_str().unwrap());
+}
+
+/// The same on PostgreSQL, in a fresh schema, when `FARGUARD_TEST_PG` is set
+/// (a visible SKIP otherwise; a failure under `CI=true`).
+#[test]
+fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice_postgres() {
+    let Some(url) = std::env::var("FARGUARD_TEST_PG")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but FARGUARD_TEST_PG is not set"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP notify kill test on postgres: FARGUARD_TEST_PG not set"
+        );
+        return;
+    };
+    let schema = format!("fg_notify_kill_{}", std::process::id());
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ))
+    .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let target = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let dir = tempfile::tempdir().unwrap();
+    let r = std::panic::catch_unwind(|| scenario(dir.path(), &target));
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .unwrap();
+    if let Err(e) = r {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn scenario(dir: &Path, db: &str) {
     // Each webhook answer takes 40 ms, so the fan-out is still running when we kill it.
     let hook = Http::start(Duration::from_millis(40));
     let sink = Smtp::start();
-    let cfg = config(dir.path(), &hook.url, sink.port);
+    let cfg = config(dir, &hook.url, sink.port);
     let cfgs = cfg.to_str().unwrap();
     let export = repo().join("data/gdelt/20191024143000.export.CSV");
-    ok(fg(&db, &["ingest", export.to_str().unwrap()])
+    ok(fg(db, &["ingest", export.to_str().unwrap()])
         .output()
         .unwrap());
-    let (people, legs) = registry(dir.path());
-    ok(fg(&db, &["import", "people", people.to_str().unwrap()])
+    let (people, legs) = registry(dir);
+    ok(fg(db, &["import", "people", people.to_str().unwrap()])
         .output()
         .unwrap());
-    ok(fg(&db, &["import", "itineraries", legs.to_str().unwrap()])
+    ok(fg(db, &["import", "itineraries", legs.to_str().unwrap()])
         .output()
         .unwrap());
 
     let out = ok(fg(
-        &db,
+        db,
         &[
             "--json", "alerts", "compose", "--event", EVENT, "--config", cfgs,
         ],
@@ -148,7 +188,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
     let alert = q["alert"].as_str().unwrap().to_string();
     // Composing again queues nothing.
     let again = ok(fg(
-        &db,
+        db,
         &[
             "--json", "alerts", "compose", "--event", EVENT, "--config", cfgs,
         ],
@@ -159,7 +199,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
 
     // Start the fan-out and kill -9 it once a few messages have arrived.
     let mut child = fg(
-        &db,
+        db,
         &[
             "notify",
             "run",
@@ -191,7 +231,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
 
     // Restart: the rows the dead runner held come back when their lease ends.
     let out = ok(fg(
-        &db,
+        db,
         &[
             "--json",
             "notify",
@@ -247,7 +287,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
 
     // The outbox agrees, and says what happened.
     let shown: serde_json::Value =
-        serde_json::from_str(&ok(fg(&db, &["--json", "alerts", "show", &alert])
+        serde_json::from_str(&ok(fg(db, &["--json", "alerts", "show", &alert])
             .output()
             .unwrap()))
         .unwrap();
@@ -256,7 +296,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
     assert!(ds.iter().all(|d| d["state"] == "sent"), "{shown}");
 
     // CAP out, as issued.
-    let cap = ok(fg(&db, &["alerts", "show", &alert, "--cap"])
+    let cap = ok(fg(db, &["alerts", "show", &alert, "--cap"])
         .output()
         .unwrap());
     assert!(
@@ -270,7 +310,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
     let token = v["text"].as_str().unwrap().split("?t=").nth(1).unwrap()[..64].to_string();
     let who = v["recipient"].as_str().unwrap().to_string();
     let a = ok(fg(
-        &db,
+        db,
         &[
             "--json",
             "checkin",
@@ -291,7 +331,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
     .unwrap());
     assert!(a.contains("\"recorded\""), "{a}");
     let a = ok(fg(
-        &db,
+        db,
         &[
             "--json",
             "checkin",
@@ -315,7 +355,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
         "answering twice is idempotent: {a}"
     );
     let forged = fg(
-        &db,
+        db,
         &[
             "checkin",
             "answer",
@@ -330,7 +370,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
     assert!(!forged.status.success());
     assert!(String::from_utf8_lossy(&forged.stderr).contains("not valid"));
     let view: serde_json::Value = serde_json::from_str(&ok(fg(
-        &db,
+        db,
         &["--json", "checkin", "status", &format!("event:{EVENT}")],
     )
     .output()
@@ -350,7 +390,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
 
     // Reminders go to the 39 who have not answered, once per round.
     let r1 = ok(fg(
-        &db,
+        db,
         &[
             "--json",
             "checkin",
@@ -366,7 +406,7 @@ fn killing_notify_run_mid_fan_out_loses_nothing_and_sends_nothing_twice() {
     assert_eq!(r1["people"], 39, "{r1}");
     assert_eq!(r1["queued"], 39, "{r1}");
     let r2: serde_json::Value = serde_json::from_str(&ok(fg(
-        &db,
+        db,
         &[
             "--json",
             "checkin",
