@@ -272,13 +272,19 @@ impl Book {
                 })
                 .collect();
             for i in idxs {
-                if let Some(plan) = lib.get(&self.incidents[i].plan) {
+                // A fall lowers the incident; a rise only ever raises it (a
+                // region folded into this country incident may stand higher).
+                let raise = l.to > self.incidents[i].level;
+                if (l.to < l.from || raise)
+                    && let Some(plan) = lib.get(&self.incidents[i].plan)
+                {
                     self.set_level(i, plan, l.to, at, &signal.why(), &mut changes);
                 }
             }
         }
         for plan in matching(lib, signal) {
-            let key = (plan.id.clone(), area.clone());
+            let inc_area = plan.incident_area(signal.area());
+            let key = (plan.id.clone(), inc_area.to_string());
             match self.by_key.get(&key).copied() {
                 Some(i) if self.incidents[i].is_open() || at < self.incidents[i].window_end => {
                     if !self.incidents[i].is_open() {
@@ -327,7 +333,7 @@ impl Book {
                     }
                 }
                 _ => {
-                    let inc = self.open(plan, signal);
+                    let inc = self.open(plan, signal, inc_area);
                     changes.push(Change {
                         incident: inc.id.clone(),
                         kind: ChangeKind::Opened { level: inc.level },
@@ -339,14 +345,14 @@ impl Book {
         changes
     }
 
-    fn open(&self, plan: &Plan, signal: &Signal) -> Incident {
+    fn open(&self, plan: &Plan, signal: &Signal, area: Area) -> Incident {
         let at = signal.at();
         let level = signal.level();
         let id = format!(
             "{}{}:{}:{}",
             if self.exercise { "EX-" } else { "" },
             plan.id,
-            signal.area(),
+            area,
             at.format("%Y%m%dT%H%MZ")
         );
         let lead_org = plan
@@ -358,7 +364,7 @@ impl Book {
             plan: plan.id.clone(),
             plan_version: plan.version.clone(),
             title: plan.title.clone(),
-            area: signal.area().clone(),
+            area,
             category: signal.category(),
             level,
             peak_level: level,

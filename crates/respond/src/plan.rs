@@ -57,6 +57,8 @@ struct RawTrigger {
     #[serde(default)]
     exposure: Option<RawExposure>,
     window: Spanned<String>,
+    #[serde(default)]
+    per: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +180,19 @@ pub struct Trigger {
     pub exposure: ExposureThresholds,
     /// One incident per (plan, area, window).
     pub window: TimeDelta,
+    /// One incident per country (a region's signal joins its country's
+    /// incident), or per graded area as given.
+    pub per: Per,
+}
+
+/// What "area" means in "one incident per (plan, area, window)".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Per {
+    /// Admin-1 regions fold into their country (the default: one embassy,
+    /// one incident).
+    Country,
+    /// Every graded area (country, region, cell, site) on its own.
+    Area,
 }
 
 /// One role of the joint task force.
@@ -332,6 +347,13 @@ impl Plan {
     }
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
+    }
+    /// The area an incident of this plan is kept for, given a signal's area.
+    pub fn incident_area(&self, area: &Area) -> Area {
+        match (self.trigger.per, area) {
+            (Per::Country, Area::Admin1(c, _)) => Area::Country(*c),
+            _ => area.clone(),
+        }
     }
     /// Does the plan cover this area?
     pub fn covers(&self, area: &Area) -> bool {
@@ -763,10 +785,23 @@ impl Validator<'_> {
                 "must be longer than zero (e.g. \"7d\")",
             );
         }
+        let per = match r.per.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("country") => Per::Country,
+            Some("area") => Per::Area,
+            Some(other) => {
+                ok = false;
+                let m = format!("unknown value {other:?}; use \"country\" or \"area\"");
+                if let Some(p) = r.per.as_ref() {
+                    self.err(p, "trigger.per", m);
+                }
+                Per::Country
+            }
+        };
         if !ok {
             return None;
         }
         Some(Trigger {
+            per,
             categories,
             min_level: min_level?,
             on,

@@ -392,3 +392,103 @@ fn sitreps_show_state_overdue_work_and_escape_html() {
         "self-contained: no external requests"
     );
 }
+
+#[test]
+fn a_region_joins_its_country_incident_unless_the_plan_says_per_area() {
+    let lib = shipped();
+    let mut book = Book::new(Vec::new(), false);
+    book.apply(
+        &lib,
+        &level("SY", Category::Security, Level::Normal, Level::III, t0()),
+    );
+    // Hasakeh governorate (GDELT ADM1 SY01) at II: the Syria incident rises.
+    let c = book.apply(
+        &lib,
+        &level(
+            "SY/SY01",
+            Category::Security,
+            Level::Normal,
+            Level::II,
+            t0(),
+        ),
+    );
+    assert_eq!(book.len(), 1, "{c:?}");
+    assert_eq!(
+        c[0].kind,
+        ChangeKind::Escalated {
+            from: Level::III,
+            to: Level::II
+        }
+    );
+    assert_eq!(book.incidents()[0].area.to_string(), "SY");
+    // A region alone opens the country's incident.
+    let c = book.apply(
+        &lib,
+        &level(
+            "IQ/IZ07",
+            Category::Security,
+            Level::Normal,
+            Level::III,
+            t0(),
+        ),
+    );
+    assert!(
+        c[0].incident
+            .starts_with("security-protective-measures:IQ:")
+    );
+
+    // per = "area": every graded area on its own.
+    let text =
+        std::fs::read_to_string(crate::config("plans").join("security-protective-measures.toml"))
+            .unwrap()
+            .replace("window = \"7d\"", "window = \"7d\"\nper = \"area\"");
+    let plan = farguard_respond::parse_plan("p.toml", &text).unwrap();
+    let lib = farguard_respond::Library::from_plans(vec![plan]);
+    let mut book = Book::new(Vec::new(), false);
+    book.apply(
+        &lib,
+        &level("SY", Category::Security, Level::Normal, Level::III, t0()),
+    );
+    book.apply(
+        &lib,
+        &level(
+            "SY/SY01",
+            Category::Security,
+            Level::Normal,
+            Level::II,
+            t0(),
+        ),
+    );
+    assert_eq!(book.len(), 2);
+    let bad = text.replace("per = \"area\"", "per = \"province\"");
+    let e = farguard_respond::parse_plan("p.toml", &bad).unwrap_err();
+    assert_eq!(e[0].key, "trigger.per");
+}
+
+#[test]
+fn a_country_rise_below_a_region_does_not_lower_the_incident() {
+    let lib = shipped();
+    let mut book = Book::new(Vec::new(), false);
+    book.apply(
+        &lib,
+        &level(
+            "SY/SY01",
+            Category::Security,
+            Level::Normal,
+            Level::II,
+            t0(),
+        ),
+    );
+    let c = book.apply(
+        &lib,
+        &level("SY", Category::Security, Level::Normal, Level::III, t0()),
+    );
+    assert!(c.is_empty(), "{c:?}");
+    assert_eq!(book.incidents()[0].level, Level::II);
+    // A fall of the country lowers it.
+    book.apply(
+        &lib,
+        &level("SY", Category::Security, Level::III, Level::IV, t0() + h(1)),
+    );
+    assert_eq!(book.incidents()[0].level, Level::IV);
+}
