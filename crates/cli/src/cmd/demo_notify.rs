@@ -31,7 +31,7 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
     })?;
     incs.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.id.cmp(&b.id)));
     println!(
-        "\n7. ALERTS  to exactly the exposed people and organisations, through the durable outbox"
+        "\n6. ALERTS  to exactly the exposed people and organisations, through the durable outbox"
     );
     let missions = wiring::missions(store, &cfg)?;
     let mut done: Vec<(Queued, Vec<farguard_notify::compose::IssuedCheckin>)> = vec![];
@@ -82,7 +82,7 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
         stats.sent, stats.dead
     );
     println!(
-        "\n8. CHECK-IN  simulated answers (demo only): every 3rd person safe by link, every 7th needs help by SMS code"
+        "\n7. CHECK-IN  simulated answers (demo only): every 3rd person safe by link, every 7th needs help by SMS code"
     );
     for (q, issued) in &done {
         // Answers come in during the data's own time (the links expire 72 h after the alert).
