@@ -68,7 +68,13 @@ enum Command {
     /// Work with risk guideline files.
     #[command(subcommand)]
     Guideline(cmd::guideline::Action),
-    /// Inspect records that could not be read.
+    /// Poll the live sources of config/sources.toml and ingest what is new
+    /// (conditional GET, backoff with jitter, GDELT lastupdate.txt); resumes
+    /// after a restart without re-ingesting. --once for one round.
+    Watch(cmd::watch::Args),
+    /// Events that report one hazard or incident across sources, and why.
+    Merged(cmd::merged::Args),
+    /// Inspect records that could not be read: list, show, retry.
     #[command(subcommand)]
     Quarantine(cmd::quarantine::Action),
     /// Serve the HTTP API (OpenAPI at /openapi.json) and the web UI.
@@ -124,6 +130,8 @@ fn main() -> ExitCode {
         Command::Exposure(a) => cmd::exposure::run(&ctx, a),
         Command::Guideline(a) => cmd::guideline::run(&ctx, a),
         Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),
+        Command::Merged(a) => cmd::merged::run(&ctx, a),
+        Command::Watch(a) => cmd::watch::run(&ctx, a),
         Command::Serve(a) => cmd::serve::run(&ctx, a),
         Command::User(a) => cmd::user::run(&ctx, a),
         Command::Audit(a) => cmd::audit::run(&ctx, a),

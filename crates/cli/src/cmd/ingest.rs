@@ -44,7 +44,10 @@ pub fn parse_format(s: &str) -> Result<FormatArg, String> {
     }
     Format::parse(s).map(|f| FormatArg(Some(f))).ok_or_else(|| {
         let all: Vec<&str> = Format::ALL.iter().map(|f| f.code()).collect();
-        format!("unknown format {s:?}: use auto or one of {}", all.join(", "))
+        format!(
+            "unknown format {s:?}: use auto or one of {}",
+            all.join(", ")
+        )
     })
 }
 
@@ -58,9 +61,45 @@ pub struct IngestCounts {
     pub accepted: u64,
     pub duplicates: u64,
     pub quarantined: u64,
+    /// Events linked into (or moved between) merge clusters by this input.
+    #[serde(default)]
+    pub merged: u64,
     /// Whole-file failure, if the file could not be read at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// Links the events of a new batch with stored reports of the same hazard
+/// or incident (see `farguard_sources::merge` for the windows) and stores
+/// the links; returns how many links were new or changed.
+pub fn merge_new(store: &mut dyn Store, events: &[farguard_model::Event]) -> Result<u64> {
+    use farguard_sources::merge;
+    let new: Vec<&farguard_model::Event> = events
+        .iter()
+        .filter(|e| merge::MERGEABLE.contains(&e.id.source.as_str()))
+        .collect();
+    let (Some(from), Some(to)) = (
+        new.iter().map(|e| e.occurred_at).min(),
+        new.iter().map(|e| e.occurred_at).max(),
+    ) else {
+        return Ok(0);
+    };
+    let pad = merge::max_window();
+    let around: Vec<farguard_model::Event> = store
+        .events_between(from - pad, to + pad + chrono::TimeDelta::microseconds(1))
+        .context("reading events to merge with")?
+        .into_iter()
+        .filter(|e| merge::MERGEABLE.contains(&e.id.source.as_str()))
+        .collect();
+    let links: Vec<farguard_store::MergeLink> = merge::merge(&around)
+        .into_iter()
+        .map(|l| farguard_store::MergeLink {
+            cluster: l.cluster,
+            event: l.event,
+            reason: l.reason,
+        })
+        .collect();
+    Ok(store.save_merges(&links).context("storing merge links")?)
 }
 
 /// Events read (accepted or already stored) per source and category.
@@ -84,6 +123,7 @@ struct Report {
     accepted: u64,
     duplicates: u64,
     quarantined: u64,
+    merged: u64,
     files: Vec<IngestCounts>,
     #[serde(flatten)]
     summary: Summary,
@@ -108,10 +148,12 @@ pub fn ingest_bytes(
 ) -> Result<IngestCounts, SourceError> {
     let started_at = Utc::now();
     let (f, batch) = parse_auto(name, bytes, format)?;
-    store_batch(store, name, f.code(), started_at, batch, summary).map_err(|e| SourceError::Format {
-        file: name.to_string(),
-        format: "storable batch",
-        detail: format!("{e:#}"),
+    store_batch(store, name, f.code(), started_at, batch, summary).map_err(|e| {
+        SourceError::Format {
+            file: name.to_string(),
+            format: "storable batch",
+            detail: format!("{e:#}"),
+        }
     })
 }
 
@@ -123,11 +165,15 @@ pub fn store_batch(
     batch: Batch,
     summary: Option<&mut Summary>,
 ) -> Result<IngestCounts> {
-    let ins = store.insert_events(&batch.events).context("storing events")?;
+    let ins = store
+        .insert_events(&batch.events)
+        .context("storing events")?;
     store
         .quarantine(&batch.quarantined)
         .context("storing quarantined records")?;
+    let merged = merge_new(store, &batch.events)?;
     let counts = IngestCounts {
+        merged,
         file: name.into(),
         format: Some(format.to_string()),
         read: batch.read,
@@ -151,7 +197,11 @@ pub fn store_batch(
         .iter()
         .filter(|q| !q.reason.contains("no risk signal"))
         .count();
-    if let Some(q) = batch.quarantined.iter().find(|q| !q.reason.contains("no risk signal")) {
+    if let Some(q) = batch
+        .quarantined
+        .iter()
+        .find(|q| !q.reason.contains("no risk signal"))
+    {
         tracing::warn!(file = %q.file, damaged, "quarantined records, first: {}", q.reason);
     }
     if let Some(s) = summary {
@@ -168,7 +218,9 @@ pub fn store_batch(
         c.duplicates += counts.duplicates;
         c.quarantined += counts.quarantined;
         for e in &batch.events {
-            *s.by_category.entry(e.category.code().to_string()).or_default() += 1;
+            *s.by_category
+                .entry(e.category.code().to_string())
+                .or_default() += 1;
         }
     }
     Ok(counts)
@@ -186,7 +238,10 @@ fn read_stdin() -> Result<Vec<u8>, SourceError> {
         .lock()
         .take(detect::MAX_INPUT_BYTES + 1)
         .read_to_end(&mut buf)
-        .map_err(|cause| SourceError::Read { file: "stdin".into(), cause })?;
+        .map_err(|cause| SourceError::Read {
+            file: "stdin".into(),
+            cause,
+        })?;
     if buf.len() as u64 > detect::MAX_INPUT_BYTES {
         return Err(SourceError::TooLarge {
             file: "stdin".into(),
@@ -234,7 +289,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         bar.set_message(name.clone());
         let size = bytes.as_ref().map_or(0, |b| b.len() as u64);
-        let counts = match bytes.and_then(|b| ingest_bytes(store.as_mut(), &name, &b, args.format.0, Some(&mut report.summary))) {
+        let counts = match bytes.and_then(|b| {
+            ingest_bytes(
+                store.as_mut(),
+                &name,
+                &b,
+                args.format.0,
+                Some(&mut report.summary),
+            )
+        }) {
             Ok(c) => c,
             Err(e) => IngestCounts {
                 file: name.clone(),
@@ -246,6 +309,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         report.accepted += counts.accepted;
         report.duplicates += counts.duplicates;
         report.quarantined += counts.quarantined;
+        report.merged += counts.merged;
         report.files.push(counts);
         if matches!(input, Input::File(_)) {
             bar.inc(size);
@@ -303,6 +367,12 @@ fn print_text(report: &Report) {
         for (c, n) in &report.summary.by_category {
             println!("  {c:<11} {n:>7}");
         }
+    }
+    if report.merged > 0 {
+        println!(
+            "{} merge links made or updated: see them with farguard merged",
+            report.merged
+        );
     }
     if report.quarantined > 0 {
         println!("see the rejected records with: farguard quarantine list");

@@ -19,6 +19,7 @@ pub mod guideline;
 pub mod import;
 pub mod incidents;
 pub mod ingest;
+pub mod merged;
 pub mod notify;
 pub mod plans;
 pub mod quarantine;
@@ -26,6 +27,7 @@ pub mod serve;
 pub mod sitrep;
 pub mod task;
 pub mod user;
+pub mod watch;
 
 use anyhow::{Context, Result};
 use farguard_grade::Guideline;

@@ -248,3 +248,36 @@ fn news_feeds_of_every_flavour_and_language() {
     .1;
     assert_eq!(b.read, 1);
 }
+
+#[test]
+fn field_reports_from_a_file_resolve_places_and_hints() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/field-reports.json");
+    let b = check(&path, Format::Report, 2, 2, 0);
+    let zh = &b.events[0];
+    assert_eq!(
+        zh.id.to_string(),
+        "report:Consulate-General in Barcelona/BCN-2019-10-24-01"
+    );
+    let l = zh.location.as_ref().unwrap();
+    assert!(
+        (l.point.lat() - 41.39).abs() < 0.05,
+        "巴塞罗那 → Barcelona via GeoNames"
+    );
+    assert!(zh.reason.contains("resolved to GeoNames"), "{}", zh.reason);
+    let en = &b.events[1];
+    assert_eq!((en.subtype, en.severity.get()), (Subtype::Protest, 3));
+    assert_eq!(
+        en.country.unwrap().as_str(),
+        "ES",
+        "reverse-geocoded from the point"
+    );
+    // Unknown fields are refused by name, not silently dropped.
+    let bad = br#"{"id":"1","organisation":"x","time":"2019-10-24T16:10:00Z","text":"riot","severity":3}"#;
+    let b = farguard_sources::Format::Report.parse_bytes("bad.json", bad);
+    assert_eq!(b.quarantined.len(), 1);
+    assert!(
+        b.quarantined[0].reason.contains("unknown field `severity`"),
+        "{}",
+        b.quarantined[0].reason
+    );
+}
