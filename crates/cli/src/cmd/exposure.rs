@@ -20,7 +20,7 @@ use std::process::ExitCode;
 pub const IMPACT_FLOOR: f64 = 0.1;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["event", "area", "lat"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["event", "area", "lat", "raised"])))]
 #[command(after_help = "AREA forms:
   KE | country:KEN                 every interest registered in a country (a raised country level)
   circle:LAT,LON,KM                a circle (also the CAP form circle:LAT,LON KM)
@@ -45,6 +45,11 @@ pub struct Args {
     /// An area: a country, circle, CAP polygon or @GeoJSON file (see below).
     #[arg(long, allow_hyphen_values = true)]
     area: Option<String>,
+    /// Every interest in every area whose latest level is above normal
+    /// (country levels: every site and person in the country; site levels:
+    /// the site), as stored by `assess`.
+    #[arg(long)]
+    raised: bool,
     /// Latitude of a point to search around (with --lon and --radius-km);
     /// with --json this form prints only the site list (use --area
     /// circle:LAT,LON,KM for sites, people and indirect exposure).
@@ -307,13 +312,15 @@ pub fn of_area(reg: &Loaded, area: &QueryArea, w: Window) -> AreaExposure {
     let totals = Totals {
         sites: sites.len(),
         site_headcount: sites.iter().map(|s| u64::from(s.headcount)).sum(),
-        value_usd: sites.iter().filter_map(|s| s.value_usd).sum(),
+        // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0".
+        value_usd: sites.iter().filter_map(|s| s.value_usd).sum::<f64>() + 0.0,
         people: people.len(),
         indirect_sites: indirect.len(),
         indirect_value_at_risk_usd: indirect
             .iter()
             .map(|i| i.value_usd.unwrap_or(0.0) * i.impact)
-            .sum(),
+            .sum::<f64>()
+            + 0.0,
     };
     AreaExposure {
         area: area.to_string(),
@@ -430,10 +437,75 @@ pub fn print_indirect(indirect: &[IndirectSite], limit: usize) {
     }
 }
 
+/// The exposure of one raised level.
+#[derive(Debug, Serialize)]
+struct RaisedExposure {
+    area: String,
+    category: String,
+    level: String,
+    assessed_at: String,
+    exposure: AreaExposure,
+}
+
+fn raised(ctx: &Ctx, store: &mut dyn Store, reg: &Loaded, args: &Args) -> Result<ExitCode> {
+    let mut rows = Vec::new();
+    for a in store.latest_assessments()? {
+        if a.level == farguard_model::Level::Normal {
+            continue;
+        }
+        let w = window(args.at.as_deref(), args.until.as_deref(), a.at)?;
+        let area = match &a.area {
+            farguard_model::Area::Country(c) => QueryArea::Country(*c),
+            farguard_model::Area::Site(id) => match reg.index.position(id) {
+                Some(i) => match &reg.index.site(i).geometry {
+                    farguard_model::Geometry::Polygon(p) => QueryArea::Polygon(p.clone()),
+                    farguard_model::Geometry::Point(p) => QueryArea::Circle {
+                        center: *p,
+                        radius: Radius::km(0.001).map_err(|e| anyhow!("{e}"))?,
+                    },
+                },
+                None => continue,
+            },
+            // Admin-1 and H3 levels need boundaries farguard does not ship yet.
+            _ => continue,
+        };
+        rows.push(RaisedExposure {
+            area: a.area.to_string(),
+            category: a.category.code().into(),
+            level: a.level.to_string(),
+            assessed_at: a.at.to_rfc3339(),
+            exposure: of_area(reg, &area, w),
+        });
+    }
+    if ctx.json {
+        out::json(&rows)?;
+    } else {
+        println!("{} raised levels:", rows.len());
+        for r in &rows {
+            let t = &r.exposure.totals;
+            println!(
+                "  {:<6} {:<10} level {:<4} {} sites (headcount {}, value {:.0} USD), {} people, {} sites through dependencies",
+                r.area,
+                r.category,
+                r.level,
+                t.sites,
+                t.site_headcount,
+                t.value_usd,
+                t.people,
+                t.indirect_sites
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let g = load_guideline(args.guideline.as_deref())?;
     let mut store = ctx.store()?;
     let reg = Loaded::from_store(store.as_mut())?;
+    if args.raised {
+        return raised(ctx, store.as_mut(), &reg, &args);
+    }
     if let Some(id) = &args.event {
         let Some(eid) = EventId::parse(id) else {
             bail!("--event {id:?}: expected SOURCE:ID such as gdelt:881991040")
