@@ -674,9 +674,9 @@ pub struct AuditOut {
     pub actor: String,
     pub action: String,
     pub target: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
     pub prev_hash: String,
     pub hash: String,

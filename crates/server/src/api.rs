@@ -371,7 +371,7 @@ pub struct AssessmentOut {
     pub guideline: String,
     /// Why: indicators, thresholds crossed and the top contributing events
     /// (the grade stage's explanation, as stored).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub explanation: serde_json::Value,
     pub marking: crate::auth::Marking,
 }

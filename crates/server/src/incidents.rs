@@ -57,7 +57,7 @@ pub struct IncidentSummary {
     pub status: String,
     pub exercise: bool,
     pub opened_at: DateTime<Utc>,
-    pub tasks: usize,
+    pub tasks_total: usize,
     pub tasks_done: usize,
     pub tasks_overdue: usize,
     pub marking: crate::auth::Marking,
@@ -83,7 +83,7 @@ fn summary(i: &Incident, now: DateTime<Utc>) -> IncidentSummary {
         status: i.status.to_string(),
         exercise: i.exercise,
         opened_at: i.opened_at,
-        tasks: i.tasks.len(),
+        tasks_total: i.tasks.len(),
         tasks_done: i.tasks.iter().filter(|t| t.is_done()).count(),
         tasks_overdue: i
             .tasks
