@@ -63,6 +63,13 @@ enum Command {
     Assess(cmd::assess::Args),
     /// Classify free text (Chinese or English) with the explainable rules.
     Classify(cmd::classify::Args),
+    /// Explain one area's level: indicators, thresholds crossed, surge test
+    /// and the top contributing events with their links.
+    #[command(subcommand)]
+    Risk(cmd::risk::Action),
+    /// Replay stored history day by day under a guideline: level changes,
+    /// alerts, and how early known crises reached level II.
+    Backtest(cmd::backtest::Args),
     /// Which sites, people and dependent sites an event or an area touches.
     Exposure(cmd::exposure::Args),
     /// Work with risk guideline files.
@@ -127,6 +134,8 @@ fn main() -> ExitCode {
         Command::Graph(a) => cmd::graph::run(&ctx, a),
         Command::Assess(a) => cmd::assess::run(&ctx, a),
         Command::Classify(a) => cmd::classify::run(&ctx, a),
+        Command::Risk(a) => cmd::risk::run(&ctx, a),
+        Command::Backtest(a) => cmd::backtest::run(&ctx, a),
         Command::Exposure(a) => cmd::exposure::run(&ctx, a),
         Command::Guideline(a) => cmd::guideline::run(&ctx, a),
         Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),

@@ -4,7 +4,7 @@ use super::{Ctx, load_guideline};
 use crate::out;
 use anyhow::Result;
 use chrono::{DateTime, Duration, Utc};
-use farguard_grade::{Explanation, Guideline, assess};
+use farguard_grade::{Explanation, Guideline, assess_with};
 use farguard_model::{Assessment, Category, Level};
 use farguard_store::Store;
 use serde::Serialize;
@@ -24,6 +24,10 @@ pub struct Args {
     /// Only this category (security, political, legal, economic, reputation, natural, health).
     #[arg(long)]
     category: Option<String>,
+    /// Which area kinds to show: country, admin1, or all (every graded
+    /// kind is computed and stored either way).
+    #[arg(long, default_value = "country")]
+    areas: String,
     /// How many rows to print in text mode.
     #[arg(long, default_value_t = 20)]
     limit: usize,
@@ -63,11 +67,13 @@ pub fn row(a: &Assessment) -> Row {
     }
 }
 
-/// Loads the two windows before `at`, grades and stores the result.
+/// Loads the guideline's lookback before `at`, grades every area ×
+/// category and stores the result.
 pub fn grade(store: &mut dyn Store, g: &Guideline, at: DateTime<Utc>) -> Result<Vec<Assessment>> {
-    let from = at - Duration::days(2 * g.window_days);
+    let from = at - Duration::days(g.lookback_days());
     let events = store.events_between(from, at)?;
-    let rows = assess(g, &events, at);
+    let ext = super::risk::load_external(g)?;
+    let rows = assess_with(g, &events, at, &ext);
     store.save_assessments(&rows)?;
     Ok(rows)
 }
@@ -91,6 +97,9 @@ pub fn print_text(rows: &[Assessment], limit: usize) {
         );
         if let Some(e) = &r.explanation {
             println!("    why: {}", e.rule);
+            if let Some(s) = e.surge.as_ref().filter(|s| s.surge) {
+                println!("    surge: {}", s.why);
+            }
             for c in e.top.iter().take(2) {
                 println!(
                     "      {:>5.2} pts  {}  {}",
@@ -118,12 +127,17 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     if let Some(c) = only {
         rows.retain(|a| a.category == c);
     }
+    match args.areas.as_str() {
+        "all" => {}
+        k @ ("country" | "admin1" | "h3" | "site") => rows.retain(|a| a.area.kind() == k),
+        other => anyhow::bail!("--areas {other:?}: expected country, admin1, h3, site or all"),
+    }
     if ctx.json {
         out::json(&rows.iter().map(row).collect::<Vec<_>>())?;
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "risk as of {} (guideline {}, window {} days)",
+        "risk as of {} (guideline {}, window {} days; `farguard risk explain AREA` for the full why)",
         at.format("%Y-%m-%d %H:%M UTC"),
         g.version,
         g.window_days

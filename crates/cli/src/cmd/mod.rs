@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod assess;
+pub mod backtest;
 pub mod audit;
 pub mod bench;
 pub mod checkin;
@@ -23,6 +24,7 @@ pub mod merged;
 pub mod notify;
 pub mod plans;
 pub mod quarantine;
+pub mod risk;
 pub mod serve;
 pub mod sitrep;
 pub mod task;
