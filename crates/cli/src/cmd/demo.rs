@@ -102,6 +102,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     let assessments = assess_cmd::grade(store, &g, at)?;
 
     step(&bar, "matching events to sites");
+    let people_and_dependencies = super::demo_registry::section(store, &g, at, newest)?;
     let index = SiteIndex::build(store.sites()?);
     let events = store.events_between(at - Duration::days(g.window_days), at)?;
     let mut exposures: Vec<EventExposure> = events
@@ -123,7 +124,6 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     touched.sort_unstable();
     touched.dedup();
     let sites_exposed = touched.len();
-    let people_and_dependencies = super::demo_registry::section(store, &g, &events, newest)?;
     bar.finish_and_clear();
 
     let report = Report {

@@ -38,14 +38,18 @@ pub struct Section {
 }
 
 /// Seeds the synthetic population around the ports and airports in the
-/// store, then measures each event's reach. The people window of an event
+/// store (before the demo builds its index, so every later query on the
+/// demo database sees the same registry), then measures each event's reach. The people window of an event
 /// runs from when it occurred to when it was reported.
 pub fn section(
     store: &mut dyn Store,
     g: &Guideline,
-    events: &[Event],
+    at: DateTime<Utc>,
     around: DateTime<Utc>,
 ) -> Result<Section> {
+    // The events the demo grades: the guideline's window up to `at`.
+    let events: Vec<Event> =
+        store.events_between(at - chrono::Duration::days(g.window_days), at)?;
     let sites = store.sites()?;
     let ports: Vec<_> = sites
         .iter()
