@@ -230,6 +230,10 @@ fn main() {
             ),
         )
         .unwrap();
-        println!("wrote the clustered sample ({} events, {n} matches) to {}", sample.len(), dir.display());
+        println!(
+            "wrote the clustered sample ({} events, {n} matches) to {}",
+            sample.len(),
+            dir.display()
+        );
     }
 }
