@@ -80,6 +80,15 @@ impl FromRequestParts<AppState> for Principal {
             )));
         }
         let hash = auth::token_hash(&secret);
+        if let Some(p) = state.auth_cache.lock().ok().and_then(|g| {
+            g.get(&hash)
+                .filter(|(at, _)| at.elapsed() < AUTH_CACHE_TTL)
+                .map(|(_, p)| p.clone())
+        }) {
+            parts.extensions.insert(p.clone());
+            return Ok(p);
+        }
+        let key = hash.clone();
         let found = state.pool.run(move |s| s.token(&hash)).await?;
         let Some((tok, user)) = found else {
             return Err(ApiError::Unauthenticated(
@@ -95,10 +104,25 @@ impl FromRequestParts<AppState> for Principal {
             return Err(ApiError::Unauthenticated("the account is disabled".into()));
         }
         let p = Principal::from_user(&user)?;
+        // A token expiring within the cache time is not cached.
+        if tok
+            .expires_at
+            .is_none_or(|e| e > Utc::now() + Duration::seconds(AUTH_CACHE_TTL.as_secs() as i64))
+            && let Ok(mut g) = state.auth_cache.lock()
+        {
+            if g.len() > 10_000 {
+                g.retain(|_, (at, _)| at.elapsed() < AUTH_CACHE_TTL);
+            }
+            g.insert(key, (std::time::Instant::now(), p.clone()));
+        }
         parts.extensions.insert(p.clone());
         Ok(p)
     }
 }
+
+/// How long a verified token is trusted without asking the store again: a
+/// revoked or disabled account stops working within this time (logout at once).
+const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs a write and its audit entry on one store connection, in that order.
 /// `write` returns the object before and after (JSON) and the value to
@@ -637,6 +661,9 @@ pub async fn logout(
         return Err(ApiError::Unauthenticated("nothing to log out".into()));
     };
     let hash = auth::token_hash(&secret);
+    if let Ok(mut g) = state.auth_cache.lock() {
+        g.remove(&hash);
+    }
     audited(
         &state,
         p.actor(),

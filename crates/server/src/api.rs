@@ -36,6 +36,9 @@ pub struct ReadCache {
     events: Mutex<EventWindows>,
     assessments: Mutex<Option<Stamped<Arc<Vec<Assessment>>>>>,
     range: Mutex<Option<Stamped<TimeRange>>>,
+    incidents: Mutex<Option<Stamped<Arc<Vec<farguard_model::Incident>>>>>,
+    /// Map answers by (caller scope, category), as JSON.
+    maps: Mutex<HashMap<String, Stamped<Arc<String>>>>,
 }
 
 impl ReadCache {
@@ -49,6 +52,12 @@ impl ReadCache {
         }
         if let Ok(mut g) = self.range.lock() {
             *g = None;
+        }
+        if let Ok(mut g) = self.incidents.lock() {
+            *g = None;
+        }
+        if let Ok(mut g) = self.maps.lock() {
+            g.clear();
         }
     }
 }
@@ -65,6 +74,28 @@ pub async fn latest_assessments(state: &AppState) -> ApiResult<Arc<Vec<Assessmen
     }
     let rows = Arc::new(state.pool.run(|s| s.latest_assessments()).await?);
     if let Ok(mut g) = state.cache.assessments.lock() {
+        *g = Some((Instant::now(), Arc::clone(&rows)));
+    }
+    Ok(rows)
+}
+
+/// Open incidents (real and drills), cached like the levels.
+pub async fn open_incidents(state: &AppState) -> ApiResult<Arc<Vec<farguard_model::Incident>>> {
+    if let Some(v) = state.cache.incidents.lock().ok().and_then(|g| fresh(&g)) {
+        return Ok(v);
+    }
+    let rows = Arc::new(
+        state
+            .pool
+            .run(|s| {
+                s.incidents(&farguard_store::IncidentQuery {
+                    open_only: true,
+                    exercise: None,
+                })
+            })
+            .await?,
+    );
+    if let Ok(mut g) = state.cache.incidents.lock() {
         *g = Some((Instant::now(), Arc::clone(&rows)));
     }
     Ok(rows)
@@ -570,12 +601,50 @@ pub async fn map(
     State(state): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<MapQuery>,
-) -> ApiResult<Json<MapOut>> {
+) -> ApiResult<axum::response::Response> {
     p.require(Action::ReadMap)?;
     let category = match q.category.as_deref() {
         Some(c) => parse_category("/query/category", c)?,
         None => Category::Security,
     };
+    // The answer depends only on what the caller may see and the category.
+    let key = format!(
+        "{}|{}|{}|{}|{}",
+        p.role.code(),
+        p.org.as_deref().unwrap_or(""),
+        p.country.as_ref().map_or("", |c| c.as_str()),
+        p.person.as_deref().unwrap_or(""),
+        category.code()
+    );
+    let cached = state.cache.maps.lock().ok().and_then(|g| {
+        g.get(&key)
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, v)| Arc::clone(v))
+    });
+    let body = match cached {
+        Some(b) => b,
+        None => {
+            let out = map_for(&state, &p, category).await?;
+            let b = Arc::new(
+                serde_json::to_string(&out).map_err(|e| ApiError::internal("map json", e))?,
+            );
+            if let Ok(mut g) = state.cache.maps.lock() {
+                if g.len() > 256 {
+                    g.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+                }
+                g.insert(key, (Instant::now(), Arc::clone(&b)));
+            }
+            b
+        }
+    };
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.as_str().to_owned(),
+    )))
+}
+
+async fn map_for(state: &AppState, p: &Principal, category: Category) -> ApiResult<MapOut> {
+    let state = state.clone();
     let rows = latest_assessments(&state).await?;
     let mut by_country: HashMap<CountryCode, MapCountry> = HashMap::new();
     let mut at: Option<DateTime<Utc>> = None;
@@ -626,16 +695,11 @@ pub async fn map(
                 .people = n;
         }
     }
-    let open = state
-        .pool
-        .run(|s| {
-            s.incidents(&farguard_store::IncidentQuery {
-                open_only: true,
-                exercise: Some(false),
-            })
-        })
-        .await?;
-    for inc in open.iter().filter(|i| crate::incidents::visible(&p, i)) {
+    let open = open_incidents(&state).await?;
+    for inc in open
+        .iter()
+        .filter(|i| !i.exercise && crate::incidents::visible(p, i))
+    {
         if let Some(c) = area_country(&inc.area) {
             by_country
                 .entry(c)
@@ -645,12 +709,12 @@ pub async fn map(
     }
     let mut countries: Vec<MapCountry> = by_country.into_values().collect();
     countries.sort_by(|a, b| a.country.cmp(&b.country));
-    Ok(Json(MapOut {
+    Ok(MapOut {
         category: category.code().into(),
         category_zh: category.label_zh().into(),
         at,
         countries,
-    }))
+    })
 }
 
 fn country_row(

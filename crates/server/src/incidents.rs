@@ -114,14 +114,19 @@ pub async fn list_incidents(
     ApiQuery(q): ApiQuery<IncidentsQuery>,
 ) -> ApiResult<Json<Vec<IncidentSummary>>> {
     p.require(Action::ReadIncidents)?;
-    let query = IncidentQuery {
-        open_only: q.open.unwrap_or(true),
-        exercise: q.exercise,
+    let rows = if q.open.unwrap_or(true) {
+        crate::api::open_incidents(&state).await?
+    } else {
+        let query = IncidentQuery {
+            open_only: false,
+            exercise: None,
+        };
+        std::sync::Arc::new(state.pool.run(move |s| s.incidents(&query)).await?)
     };
-    let rows = state.pool.run(move |s| s.incidents(&query)).await?;
     let now = Utc::now();
     Ok(Json(
         rows.iter()
+            .filter(|i| q.exercise.is_none_or(|x| i.exercise == x))
             .filter(|i| visible(&p, i))
             .map(|i| summary(i, now))
             .collect(),

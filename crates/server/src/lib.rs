@@ -175,7 +175,19 @@ pub fn router(state: AppState) -> Router {
                     .into_response()
             },
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    // The path only (no query), with check-in tokens masked:
+                    // secrets never reach the logs.
+                    tracing::debug_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %ops::redacted_path(req.uri().path())
+                    )
+                },
+            ),
+        )
         .with_state(state)
 }
 

@@ -98,6 +98,14 @@ pub async fn metrics_text() -> Response {
         .into_response()
 }
 
+/// A request path fit for logs: the token segment of check-in links masked.
+pub fn redacted_path(path: &str) -> String {
+    match path.find("/checkin/") {
+        Some(i) => format!("{}/checkin/<token>", &path[..i]),
+        None => path.to_string(),
+    }
+}
+
 /// JSON 404 for paths no route matches.
 pub async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(
@@ -189,5 +197,20 @@ fn method_label(m: &Method) -> &'static str {
         Method::HEAD => "HEAD",
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_path;
+
+    #[test]
+    fn check_in_tokens_never_reach_the_logs() {
+        assert_eq!(redacted_path("/checkin/abc123"), "/checkin/<token>");
+        assert_eq!(
+            redacted_path("/api/v1/checkin/abc123"),
+            "/api/v1/checkin/<token>"
+        );
+        assert_eq!(redacted_path("/api/v1/sites/S-1"), "/api/v1/sites/S-1");
     }
 }

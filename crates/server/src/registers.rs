@@ -163,23 +163,13 @@ pub async fn list_sites(
         .sites
         .sites()
         .iter()
-        .filter(|s| site_visible(&p, s))
-        .filter(|s| country.is_none_or(|c| s.country == c))
-        .filter(|s| kind.is_none_or(|k| s.kind == k))
-        .filter(|s| q.org.as_deref().is_none_or(|o| s.org == o))
-        .filter(|s| {
-            words.is_empty() || {
-                let hay = format!(
-                    "{} {} {} {}",
-                    s.id,
-                    s.name,
-                    s.sector.as_deref().unwrap_or(""),
-                    s.org
-                )
-                .to_lowercase();
-                words.iter().all(|w| hay.contains(w.as_str()))
-            }
-        })
+        .zip(reg.site_text.iter())
+        .filter(|(s, _)| country.is_none_or(|c| s.country == c))
+        .filter(|(s, _)| kind.is_none_or(|k| s.kind == k))
+        .filter(|(s, _)| q.org.as_deref().is_none_or(|o| s.org == o))
+        .filter(|(_, hay)| words.iter().all(|w| hay.contains(w.as_str())))
+        .filter(|(s, _)| site_visible(&p, s))
+        .map(|(s, _)| s)
         .collect();
     Ok(Json(SitesPage {
         total: matching.len(),
@@ -368,7 +358,7 @@ pub async fn put_site(
     )
     .await?;
     let out = site_out(&site);
-    state.registry_mut().sites.upsert(site);
+    state.registry_mut().upsert_site(site);
     Ok((
         if old.is_some() {
             StatusCode::OK
@@ -556,7 +546,7 @@ pub async fn import_sites(
     {
         let mut reg = state.registry_mut();
         for (_, s) in accepted {
-            reg.sites.upsert(s);
+            reg.upsert_site(s);
         }
     }
     Ok(Json(ImportOut {

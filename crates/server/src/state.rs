@@ -125,6 +125,19 @@ pub struct Registry {
     pub people: Vec<Person>,
     /// Countries each person is in: their site's and their legs'.
     pub person_countries: HashMap<String, Vec<CountryCode>>,
+    /// Lower-case search text of each site, aligned with `sites.sites()`.
+    pub site_text: Vec<String>,
+}
+
+fn site_text(s: &farguard_model::Site) -> String {
+    format!(
+        "{} {} {} {}",
+        s.id,
+        s.name,
+        s.sector.as_deref().unwrap_or(""),
+        s.org
+    )
+    .to_lowercase()
 }
 
 impl Default for Registry {
@@ -134,6 +147,7 @@ impl Default for Registry {
             sites: SiteIndex::build(Vec::new()),
             people: Vec::new(),
             person_countries: HashMap::new(),
+            site_text: Vec::new(),
         }
     }
 }
@@ -144,11 +158,13 @@ impl Registry {
         let sites = store.sites()?;
         let people = store.people()?;
         let legs = store.legs()?;
+        let texts = sites.iter().map(site_text).collect();
         let mut r = Registry {
             orgs,
             sites: SiteIndex::build(sites),
             people,
             person_countries: HashMap::new(),
+            site_text: texts,
         };
         r.index_people(&legs);
         Ok(r)
@@ -175,6 +191,17 @@ impl Registry {
             }
         }
         self.person_countries = map;
+    }
+
+    /// Inserts or replaces a site in the index and the search text.
+    pub fn upsert_site(&mut self, site: farguard_model::Site) {
+        let text = site_text(&site);
+        let id = site.id.clone();
+        self.sites.upsert(site);
+        match self.sites.sites().iter().position(|s| s.id == id) {
+            Some(i) if i < self.site_text.len() => self.site_text[i] = text,
+            _ => self.site_text.push(text),
+        }
     }
 
     pub fn countries_of(&self, person: &str) -> &[CountryCode] {
@@ -212,6 +239,9 @@ pub struct Inner {
     pub numeric: HashMap<String, String>,
     pub limiter: crate::limits::RateLimiter,
     pub cache: crate::api::ReadCache,
+    /// Recently verified tokens by hash (2 s), so a burst of requests does not
+    /// look the same token up again and again. Logout evicts at once.
+    pub auth_cache: Mutex<HashMap<String, (std::time::Instant, crate::auth::Principal)>>,
     pub started: std::time::Instant,
     /// Where `run` is listening, for logs.
     pub addr: Mutex<Option<SocketAddr>>,
@@ -249,6 +279,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             limiter: crate::limits::RateLimiter::new(config.rate_per_sec, config.rate_burst),
             cache: crate::api::ReadCache::default(),
+            auth_cache: Mutex::new(HashMap::new()),
             config,
             pool: Arc::new(Pool::new(conns)),
             registry: RwLock::new(registry),
