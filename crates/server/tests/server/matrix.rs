@@ -505,3 +505,88 @@ async fn lists_show_each_role_only_its_own_slice() {
         "nor a user of another organisation"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_login_sets_a_strict_httponly_session_cookie() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let fx = Fixture::new(fixture::engines().remove(0));
+    let (s, v) = fx
+        .json(
+            "POST",
+            Role::Coordinator,
+            "/api/v1/users",
+            r#"{"name":"wang.li","role":"embassy","country":"KE","org":"emb-ke","password":"correct horse battery"}"#,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let login = |pw: &str| {
+        Request::builder()
+            .method("POST")
+            .uri("/api/v1/login")
+            .header("content-type", "application/json")
+            .body(Body::from(format!(
+                r#"{{"name":"wang.li","password":"{pw}"}}"#
+            )))
+            .unwrap()
+    };
+    let bad = fx
+        .app
+        .clone()
+        .oneshot(login("wrong password!!"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    assert!(bad.headers().get("set-cookie").is_none());
+    let ok = fx
+        .app
+        .clone()
+        .oneshot(login("correct horse battery"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let me = |c: &str| {
+        Request::builder()
+            .uri("/api/v1/me")
+            .header("cookie", c)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = fx.app.clone().oneshot(me(&pair)).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the session cookie authenticates"
+    );
+    let out = Request::builder()
+        .method("POST")
+        .uri("/api/v1/logout")
+        .header("cookie", &pair)
+        .body(Body::empty())
+        .unwrap();
+    let r = fx.app.clone().oneshot(out).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let r = fx.app.clone().oneshot(me(&pair)).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "logged out means logged out"
+    );
+    // The audit log has the session, never the secret.
+    let (_, log) = fx.get(Role::Coordinator, "/api/v1/audit?limit=20").await;
+    let text = log.to_string();
+    assert!(text.contains("session.create") && text.contains("session.delete"));
+    assert!(!text.contains(pair.split('=').nth(1).unwrap()));
+}
