@@ -22,6 +22,10 @@ use std::time::Duration;
 
 const D: Dialect = Dialect::Sqlite;
 
+/// Events per multi-row insert: 32 × 24 columns = 768 bound parameters,
+/// well under SQLite's 32,766.
+const SQLITE_EVENT_ROWS: usize = 32;
+
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -244,14 +248,30 @@ impl Store for SqliteStore {
     }
 
     fn insert_events(&mut self, events: &[Event]) -> Result<InsertCounts> {
-        let sql = row::EVENTS.insert(D, 1, Conflict::Nothing);
+        // Full chunks go as one multi-row statement (fewer statement steps
+        // and bindings round the VM); the tail goes row by row. Rows are
+        // inserted in order, so a duplicate inside a chunk is still skipped
+        // by ON CONFLICT and `changes()` counts only the new rows.
+        let one = row::EVENTS.insert(D, 1, Conflict::Nothing);
+        let many = row::EVENTS.insert(D, SQLITE_EVENT_ROWS, Conflict::Nothing);
         let mut accepted = 0u64;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for e in events {
+            let mut stmt = tx.prepare_cached(&one)?;
+            let mut bulk = tx.prepare_cached(&many)?;
+            let mut vals = Vec::with_capacity(SQLITE_EVENT_ROWS * row::EVENTS.cols.len());
+            let chunks = events.chunks_exact(SQLITE_EVENT_ROWS);
+            let tail = chunks.remainder();
+            for chunk in chunks {
+                vals.clear();
+                for e in chunk {
+                    vals.extend(row::event_vals(e)?);
+                }
+                accepted += bulk.execute(params_from_iter(vals.iter()))? as u64;
+            }
+            for e in tail {
                 let v = row::event_vals(e)?;
                 accepted += stmt.execute(params_from_iter(v.iter()))? as u64;
             }

@@ -22,6 +22,10 @@ pub enum Which {
         /// Timed runs; the median is reported.
         #[arg(long, default_value_t = 5)]
         runs: u32,
+        /// Also write the benchmark input to this file (for peer tools:
+        /// `bench/ingest_peers.sh` runs pandas and polars on it).
+        #[arg(long)]
+        write_input: Option<std::path::PathBuf>,
     },
 }
 
@@ -70,8 +74,15 @@ fn split_only(bytes: &[u8]) -> u64 {
 }
 
 pub fn run(ctx: &Ctx, which: Which) -> Result<ExitCode> {
-    let Which::Ingest { repeat, runs } = which;
+    let Which::Ingest {
+        repeat,
+        runs,
+        write_input,
+    } = which;
     let input = repeated_gdelt(repeat);
+    if let Some(p) = &write_input {
+        std::fs::write(p, &input).with_context(|| format!("writing {}", p.display()))?;
+    }
     let rows = input.iter().filter(|b| **b == b'\n').count() as u64;
     let runs = runs.max(1);
     let (mut split, mut parse, mut e2e) = (Vec::new(), Vec::new(), Vec::new());

@@ -150,6 +150,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     print_text(&report, &assessments, index.len(), args.top);
     super::demo_respond::run(store, at, &report.database)?;
     super::demo_notify::run(store, &report.database)?;
+    super::demo_sources::run(store)?;
     Ok(ExitCode::SUCCESS)
 }
 

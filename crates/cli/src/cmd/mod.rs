@@ -12,6 +12,7 @@ pub mod demo;
 pub mod demo_notify;
 pub mod demo_registry;
 pub mod demo_respond;
+pub mod demo_sources;
 pub mod drill;
 pub mod export;
 pub mod exposure;
