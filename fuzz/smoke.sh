@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Short fuzz smoke run: every reader's target for SECONDS (default 20) each,
+# Short fuzz smoke run: every reader's target for FUZZ_SECONDS (default 20) each,
 # seeded with the real files. Needs a nightly toolchain and cargo-fuzz
 # (`cargo install cargo-fuzz --locked`); without them it prints SKIP and
 # exits 0 — the stable proptest "never panics" tests in
@@ -8,7 +8,7 @@
 # turn each into a regression test in crates/sources/tests/sources/.
 set -euo pipefail
 cd "$(dirname "$0")"
-SECONDS_EACH="${SECONDS:-20}"
+SECONDS_EACH="${FUZZ_SECONDS:-20}"
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "SKIP fuzz smoke: no nightly toolchain installed (rustup toolchain list shows none); the proptest never-panics tests cover the readers on stable"
   exit 0
