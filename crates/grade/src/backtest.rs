@@ -124,12 +124,11 @@ pub fn run(
             }
         }
         let mut day_alerts = 0;
-        let keys: Vec<(Area, Category)> = now.keys().chain(prev.keys()).cloned().collect();
-        let mut seen = std::collections::HashSet::new();
+        // Sorted, so the replay reports alerts in the same order every run.
+        let mut keys: Vec<(Area, Category)> = now.keys().chain(prev.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
         for k in keys {
-            if !seen.insert(k.clone()) {
-                continue;
-            }
             let old = prev.get(&k).copied().unwrap_or(Level::Normal);
             let new = now.get(&k).copied().unwrap_or(Level::Normal);
             if old == new || !counting {
