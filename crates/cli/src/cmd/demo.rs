@@ -100,6 +100,11 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     // As of the end of the newest event's day: the data graded at its own time.
     let at = newest + Duration::days(1);
     let assessments = assess_cmd::grade(store, &g, at)?;
+    // Every graded area kind is stored; the summary shows countries.
+    let assessments: Vec<_> = assessments
+        .into_iter()
+        .filter(|a| a.area.kind() == "country")
+        .collect();
 
     step(&bar, "matching events to sites");
     let people_and_dependencies = super::demo_registry::section(store, &g, at, newest)?;
