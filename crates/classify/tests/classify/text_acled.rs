@@ -111,9 +111,9 @@ fn acled_notes_score_at_event_type_level() {
     // rules were written against the 2020 file's aggregate confusions; the
     // 2015 file (other years, other countries, an older schema) is held out.
     // FIXME: the target is macro-F1 ≥ 0.80 at the event-type level;
-    // the 2020 file scores about 0.78 today.
+    // the 2020 file scores 0.797 today, the held-out 2015 file 0.635.
     assert!(
-        t20.macro_f1() >= 0.75,
+        t20.macro_f1() >= 0.78,
         "2020 macro-F1 {:.3}",
         t20.macro_f1()
     );
@@ -123,7 +123,7 @@ fn acled_notes_score_at_event_type_level() {
         c20.macro_f1()
     );
     assert!(
-        t15.macro_f1() >= 0.60,
+        t15.macro_f1() >= 0.62,
         "2015 macro-F1 {:.3}",
         t15.macro_f1()
     );
