@@ -89,8 +89,7 @@ fn englishify(s: &str) -> String {
             word.clear();
         }
     };
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in s.chars() {
         if c.is_alphabetic() {
             word.push(c);
         } else {
@@ -122,8 +121,7 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
         let t: String = s
             .replace(['年', '月'], "-")
             .replace('日', " ")
-            .replace('时', ":")
-            .replace('分', ":")
+            .replace(['时', '分'], ":")
             .replace('秒', "");
         let t = t.trim().trim_end_matches(':');
         for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {

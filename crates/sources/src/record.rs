@@ -36,7 +36,7 @@ pub(crate) fn unstorable(e: &Event) -> Option<String> {
             ));
         }
     }
-    e.raw.find('\0').map(|at| nul_reason(at))
+    e.raw.find('\0').map(nul_reason)
 }
 
 /// Builds a batch record by record, quarantining what cannot become a

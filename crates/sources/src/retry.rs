@@ -91,7 +91,7 @@ mod tests {
             text.find("<item>").unwrap(),
             text.find("</item>").unwrap() + 7,
         );
-        let b = retry("gdacs", "gdacs-1.xml", 12, text[s..e].as_bytes(), None).unwrap();
+        let b = retry("gdacs", "gdacs-1.xml", 12, &text.as_bytes()[s..e], None).unwrap();
         assert_eq!((b.read, b.events.len()), (1, 1));
         assert_eq!(b.events[0].id.source_id, "TC1000643/1");
         assert!(

@@ -99,7 +99,7 @@ pub fn merge_new(store: &mut dyn Store, events: &[farguard_model::Event]) -> Res
             reason: l.reason,
         })
         .collect();
-    Ok(store.save_merges(&links).context("storing merge links")?)
+    store.save_merges(&links).context("storing merge links")
 }
 
 /// Events read (accepted or already stored) per source and category.
@@ -376,5 +376,76 @@ fn print_text(report: &Report) {
     }
     if report.quarantined > 0 {
         println!("see the rejected records with: farguard quarantine list");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    /// Every shipped real feed (and the field-report example), through
+    /// `--format auto`: counts add up, and a second ingest accepts nothing.
+    fn every_feed_twice(store: &mut dyn Store) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = detect::expand(&root.join("data/feeds")).unwrap();
+        files.push(root.join("data/gdelt/20191024143000.export.CSV"));
+        files.push(root.join("crates/sources/examples/field-reports.json"));
+        files.extend(detect::expand(&root.join("crates/sources/tests/data/news")).unwrap());
+        if let Some(dir) = std::env::var_os("FARGUARD_ACLED_DIR").filter(|d| !d.is_empty()) {
+            files.extend(detect::expand(Path::new(&dir)).unwrap());
+        }
+        let ingest_all = |store: &mut dyn Store| -> Vec<IngestCounts> {
+            files
+                .iter()
+                .map(|p| {
+                    let bytes = detect::read_file(p).unwrap();
+                    ingest_bytes(store, &p.display().to_string(), &bytes, None, None).unwrap()
+                })
+                .collect()
+        };
+        let first = ingest_all(store);
+        for c in &first {
+            assert_eq!(c.read, c.accepted + c.duplicates + c.quarantined, "{c:?}");
+        }
+        assert!(first.iter().map(|c| c.accepted).sum::<u64>() > 4000);
+        let second = ingest_all(store);
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(b.accepted, 0, "re-ingest accepts nothing: {b:?}");
+            assert_eq!((b.read, b.quarantined), (a.read, a.quarantined), "{b:?}");
+            assert_eq!(b.duplicates, a.accepted + a.duplicates, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn every_real_feed_reingests_as_duplicates_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = farguard_store::SqliteStore::open(dir.path().join("t.db")).unwrap();
+        every_feed_twice(&mut store);
+    }
+
+    #[test]
+    fn every_real_feed_reingests_as_duplicates_postgres() {
+        let Some(url) = std::env::var("FARGUARD_TEST_PG")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "CI=true but FARGUARD_TEST_PG is not set"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP postgres re-ingest test: FARGUARD_TEST_PG not set"
+            );
+            return;
+        };
+        let schema = format!("fg_ingest_{}", std::process::id());
+        let mut store = farguard_store::PgStore::connect(&url, Some(&schema)).unwrap();
+        every_feed_twice(&mut store);
+        drop(store);
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .unwrap();
     }
 }

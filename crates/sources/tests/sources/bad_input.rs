@@ -79,7 +79,7 @@ fn truncated_json_keeps_the_features_before_the_cut() {
     let text = String::from_utf8(real("usgs/all_day_2019-11-21.geojson")).unwrap();
     let b = parse_auto(
         "cut.geojson",
-        text[..text.len() / 2].as_bytes(),
+        &text.as_bytes()[..text.len() / 2],
         Some(Format::Usgs),
     )
     .unwrap()
