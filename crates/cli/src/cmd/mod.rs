@@ -3,8 +3,8 @@
 
 pub mod alerts;
 pub mod assess;
-pub mod backtest;
 pub mod audit;
+pub mod backtest;
 pub mod bench;
 pub mod checkin;
 pub mod classify;
