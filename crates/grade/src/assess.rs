@@ -754,6 +754,54 @@ mod tests {
     }
 
     #[test]
+    fn external_index_enters_the_score_by_area() {
+        let text = crate::guideline::DEFAULT_TOML
+            .replacen(
+                "[radius_km]",
+                "[external.inform]\nfile = \"inform.csv\"\ndescription = \"INFORM risk\"\n\n[radius_km]",
+                1,
+            )
+            .replacen(
+                "  { kind = \"goldstein_mean\", window_days = 7, weight = 0.05, normalise = \"negative\" },",
+                "  { kind = \"goldstein_mean\", window_days = 7, weight = 0.05, normalise = \"negative\" },\n  { kind = \"external\", index = \"inform\", window_days = 1, weight = 0.5 },",
+                1,
+            );
+        let g = Guideline::parse("g.toml", &text).unwrap();
+        let at = Utc.with_ymd_and_hms(2019, 10, 25, 0, 0, 0).unwrap();
+        let events = vec![ev("1", 24, 4, Subtype::ViolentAttack, "a")];
+        let mut ext = ExternalValues::new();
+        ext.insert(
+            "inform".into(),
+            HashMap::from([(Area::Country(CountryCode::parse("KE").unwrap()), 6.0)]),
+        );
+        let with = assess_with(&g, &events, at, &ext);
+        let without = assess(&g, &events, at);
+        let (w, wo) = (
+            find(&with, "KE", Category::Security),
+            find(&without, "KE", Category::Security),
+        );
+        assert!(
+            (w.score - wo.score - 3.0).abs() < 1e-9,
+            "{} vs {}",
+            w.score,
+            wo.score
+        );
+        // The admin-1 region falls back to its country's value.
+        let adm = find(&with, "KE/KE05", Category::Security);
+        let exp = Explanation::from_json(&adm.explanation).unwrap();
+        let ix = exp
+            .indicators
+            .iter()
+            .find(|i| i.name == "external:inform/1d")
+            .unwrap();
+        assert_eq!(ix.raw, 6.0);
+        // An undeclared index is refused with its line.
+        let bad = text.replacen("index = \"inform\"", "index = \"gpi\"", 1);
+        let err = Guideline::parse("g.toml", &bad).unwrap_err().to_string();
+        assert!(err.contains("not declared under [external]"), "{err}");
+    }
+
+    #[test]
     fn incremental_equals_batch() {
         let g = Guideline::default_shipped().unwrap();
         let at = Utc.with_ymd_and_hms(2019, 10, 26, 0, 0, 0).unwrap();
