@@ -193,7 +193,8 @@ impl Normalise {
             Normalise::None => x,
             Normalise::Log1p => x.max(0.0).ln_1p(),
             Normalise::Sqrt => x.max(0.0).sqrt(),
-            Normalise::Negative => (-x).max(0.0),
+            // `+ 0.0` turns −0 into 0 for display.
+            Normalise::Negative => (-x).max(0.0) + 0.0,
         }
     }
 }
