@@ -23,16 +23,26 @@ DURATION="${DURATION:-20s}"
 CONNS="${CONNS:-16}"
 PORT="${PORT:-18282}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk"; exit 1; }
-cargo build -q --release -p farguard
 WORK=$(mktemp -d)
-(cd "$WORK" && exec "$ROOT/target/release/farguard" serve --demo --listen "127.0.0.1:$PORT" --rate-limit 0 --pool 4 >"$WORK/demo.txt" 2>"$WORK/serve.log") &
+# The database: the demo data (with a coordinator token), or a copy of
+# FARGUARD_BENCH_DB with FARGUARD_BENCH_TOKEN when given.
+if [ -n "${FARGUARD_BENCH_DB:-}" ]; then
+  cp "$FARGUARD_BENCH_DB" "$WORK/farguard-demo.db"
+  TOKEN="$FARGUARD_BENCH_TOKEN"
+else
+  cargo build -q --release -p farguard
+  "$ROOT/target/release/farguard" demo --out "$WORK/farguard-demo.db" >/dev/null
+  TOKEN=$("$ROOT/target/release/farguard" --db "$WORK/farguard-demo.db" user add --name bench --role coordinator | grep -o 'fg_[0-9a-f]\{64\}')
+fi
+# The server: the same `farguard_server::run` as `farguard serve`, rate limit off.
+cargo build -q --release -p farguard-server --example serve
+"$ROOT/target/release/examples/serve" "$WORK/farguard-demo.db" "127.0.0.1:$PORT" 2>"$WORK/serve.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 300); do
-  if grep -q "demo API token" "$WORK/serve.log" 2>/dev/null && curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null; then break; fi
-  sleep 1
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break
+  sleep 0.3
 done
-TOKEN=$(grep -o 'fg_[0-9a-f]\{64\}' "$WORK/serve.log" | head -n1)
 URL="http://127.0.0.1:$PORT"
 
 # Check-in fixtures: 200 link tokens for synthetic recipients of one scope

@@ -26,90 +26,158 @@ use utoipa::{IntoParams, ToSchema};
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 const MAX_LIMIT: u32 = 1000;
 
-type Stamped<T> = (Instant, T);
-type TimeRange = Option<(DateTime<Utc>, DateTime<Utc>)>;
-type EventWindows = HashMap<(i64, i64), Stamped<Arc<Vec<Event>>>>;
+/// One cached value with single-flight refresh: when it goes stale, the one
+/// request that wins the refresh lock reloads it while the others keep
+/// answering from the stale copy, so an expiry never sends every concurrent
+/// request to the store at once. Only a cold slot makes callers wait.
+#[derive(Debug)]
+pub struct Slot<T> {
+    value: Mutex<Option<(Instant, T)>>,
+    loading: tokio::sync::Mutex<()>,
+}
 
-/// A small time-bounded cache of store reads that do not depend on the caller.
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            value: Mutex::new(None),
+            loading: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<T: Clone> Slot<T> {
+    fn peek(&self) -> Option<(bool, T)> {
+        let g = self.value.lock().ok()?;
+        g.as_ref()
+            .map(|(at, v)| (at.elapsed() < CACHE_TTL, v.clone()))
+    }
+
+    fn put(&self, v: T) {
+        if let Ok(mut g) = self.value.lock() {
+            *g = Some((Instant::now(), v));
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.value.lock() {
+            *g = None;
+        }
+    }
+
+    pub async fn get<F, Fut>(&self, load: F) -> ApiResult<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = ApiResult<T>>,
+    {
+        match self.peek() {
+            Some((true, v)) => return Ok(v),
+            Some((false, stale)) => {
+                let Ok(_guard) = self.loading.try_lock() else {
+                    return Ok(stale);
+                };
+                let v = load().await?;
+                self.put(v.clone());
+                return Ok(v);
+            }
+            None => {}
+        }
+        let _guard = self.loading.lock().await;
+        if let Some((_, v)) = self.peek() {
+            return Ok(v);
+        }
+        let v = load().await?;
+        self.put(v.clone());
+        Ok(v)
+    }
+}
+
+/// Slots by key (bounded: a full map is cleared, slots are cheap to refill).
+#[derive(Debug)]
+pub struct Keyed<K, T>(Mutex<HashMap<K, Arc<Slot<T>>>>);
+
+impl<K, T> Default for Keyed<K, T> {
+    fn default() -> Self {
+        Keyed(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, T> Keyed<K, T> {
+    pub fn slot(&self, k: &K) -> Arc<Slot<T>> {
+        let mut g = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.len() > 512 && !g.contains_key(k) {
+            g.clear();
+        }
+        Arc::clone(g.entry(k.clone()).or_default())
+    }
+    pub fn clear(&self) {
+        if let Ok(mut g) = self.0.lock() {
+            g.clear();
+        }
+    }
+}
+
+type TimeRange = Option<(DateTime<Utc>, DateTime<Utc>)>;
+
+/// Store reads that do not depend on the caller (and per-scope map answers).
 #[derive(Debug, Default)]
 pub struct ReadCache {
-    events: Mutex<EventWindows>,
-    assessments: Mutex<Option<Stamped<Arc<Vec<Assessment>>>>>,
-    range: Mutex<Option<Stamped<TimeRange>>>,
-    incidents: Mutex<Option<Stamped<Arc<Vec<farguard_model::Incident>>>>>,
+    events: Keyed<(i64, i64), Arc<Vec<Event>>>,
+    assessments: Slot<Arc<Vec<Assessment>>>,
+    range: Slot<TimeRange>,
+    incidents: Slot<Arc<Vec<farguard_model::Incident>>>,
     /// Map answers by (caller scope, category), as JSON.
-    maps: Mutex<HashMap<String, Stamped<Arc<String>>>>,
+    maps: Keyed<String, axum::body::Bytes>,
 }
 
 impl ReadCache {
     /// Drops everything (after a write that changes events or levels).
     pub fn clear(&self) {
-        if let Ok(mut g) = self.events.lock() {
-            g.clear();
-        }
-        if let Ok(mut g) = self.assessments.lock() {
-            *g = None;
-        }
-        if let Ok(mut g) = self.range.lock() {
-            *g = None;
-        }
-        if let Ok(mut g) = self.incidents.lock() {
-            *g = None;
-        }
-        if let Ok(mut g) = self.maps.lock() {
-            g.clear();
-        }
+        self.events.clear();
+        self.assessments.clear();
+        self.range.clear();
+        self.incidents.clear();
+        self.maps.clear();
     }
-}
-
-fn fresh<T: Clone>(slot: &Option<(Instant, T)>) -> Option<T> {
-    slot.as_ref()
-        .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-        .map(|(_, v)| v.clone())
 }
 
 pub async fn latest_assessments(state: &AppState) -> ApiResult<Arc<Vec<Assessment>>> {
-    if let Some(v) = state.cache.assessments.lock().ok().and_then(|g| fresh(&g)) {
-        return Ok(v);
-    }
-    let rows = Arc::new(state.pool.run(|s| s.latest_assessments()).await?);
-    if let Ok(mut g) = state.cache.assessments.lock() {
-        *g = Some((Instant::now(), Arc::clone(&rows)));
-    }
-    Ok(rows)
+    state
+        .cache
+        .assessments
+        .get(|| async { Ok(Arc::new(state.pool.run(|s| s.latest_assessments()).await?)) })
+        .await
 }
 
 /// Open incidents (real and drills), cached like the levels.
 pub async fn open_incidents(state: &AppState) -> ApiResult<Arc<Vec<farguard_model::Incident>>> {
-    if let Some(v) = state.cache.incidents.lock().ok().and_then(|g| fresh(&g)) {
-        return Ok(v);
-    }
-    let rows = Arc::new(
-        state
-            .pool
-            .run(|s| {
-                s.incidents(&farguard_store::IncidentQuery {
-                    open_only: true,
-                    exercise: None,
-                })
-            })
-            .await?,
-    );
-    if let Ok(mut g) = state.cache.incidents.lock() {
-        *g = Some((Instant::now(), Arc::clone(&rows)));
-    }
-    Ok(rows)
+    state
+        .cache
+        .incidents
+        .get(|| async {
+            Ok(Arc::new(
+                state
+                    .pool
+                    .run(|s| {
+                        s.incidents(&farguard_store::IncidentQuery {
+                            open_only: true,
+                            exercise: None,
+                        })
+                    })
+                    .await?,
+            ))
+        })
+        .await
 }
 
-async fn event_range(state: &AppState) -> ApiResult<Option<(DateTime<Utc>, DateTime<Utc>)>> {
-    if let Some(v) = state.cache.range.lock().ok().and_then(|g| fresh(&g)) {
-        return Ok(v);
-    }
-    let r = state.pool.run(|s| s.event_time_range()).await?;
-    if let Ok(mut g) = state.cache.range.lock() {
-        *g = Some((Instant::now(), r));
-    }
-    Ok(r)
+async fn event_range(state: &AppState) -> ApiResult<TimeRange> {
+    state
+        .cache
+        .range
+        .get(|| async { state.pool.run(|s| s.event_time_range()).await })
+        .await
 }
 
 async fn events_between(
@@ -118,23 +186,16 @@ async fn events_between(
     to: DateTime<Utc>,
 ) -> ApiResult<Arc<Vec<Event>>> {
     let key = (from.timestamp_micros(), to.timestamp_micros());
-    if let Some(v) = state.cache.events.lock().ok().and_then(|g| {
-        g.get(&key)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, v)| Arc::clone(v))
-    }) {
-        return Ok(v);
-    }
-    let rows = Arc::new(state.pool.run(move |s| s.events_between(from, to)).await?);
-    if let Ok(mut g) = state.cache.events.lock() {
-        if g.len() > 64 {
-            g.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-        }
-        if g.len() <= 64 {
-            g.insert(key, (Instant::now(), Arc::clone(&rows)));
-        }
-    }
-    Ok(rows)
+    state
+        .cache
+        .events
+        .slot(&key)
+        .get(|| async {
+            Ok(Arc::new(
+                state.pool.run(move |s| s.events_between(from, to)).await?,
+            ))
+        })
+        .await
 }
 
 // --- shared parsing -------------------------------------------------------
@@ -415,6 +476,10 @@ fn area_country(a: &Area) -> Option<CountryCode> {
 }
 
 pub fn assessment_out(a: &Assessment) -> AssessmentOut {
+    assessment_out_with(a, true)
+}
+
+fn assessment_out_with(a: &Assessment, explain: bool) -> AssessmentOut {
     let c = area_country(&a.area);
     AssessmentOut {
         area: a.area.to_string(),
@@ -433,7 +498,11 @@ pub fn assessment_out(a: &Assessment) -> AssessmentOut {
         score: (a.score * 100.0).round() / 100.0,
         at: a.at,
         guideline: a.guideline.clone(),
-        explanation: serde_json::from_str(&a.explanation).unwrap_or(serde_json::Value::Null),
+        explanation: if explain {
+            serde_json::from_str(&a.explanation).unwrap_or(serde_json::Value::Null)
+        } else {
+            serde_json::Value::Null
+        },
         marking: markings::ASSESSMENT,
     }
 }
@@ -507,13 +576,7 @@ pub async fn list_assessments(
             .into_iter()
             .skip(offset)
             .take(n)
-            .map(|a| {
-                let mut o = assessment_out(a);
-                if brief {
-                    o.explanation = serde_json::Value::Null;
-                }
-                o
-            })
+            .map(|a| assessment_out_with(a, !brief))
             .collect(),
     }))
 }
@@ -616,30 +679,20 @@ pub async fn map(
         p.person.as_deref().unwrap_or(""),
         category.code()
     );
-    let cached = state.cache.maps.lock().ok().and_then(|g| {
-        g.get(&key)
-            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-            .map(|(_, v)| Arc::clone(v))
-    });
-    let body = match cached {
-        Some(b) => b,
-        None => {
+    let body = state
+        .cache
+        .maps
+        .slot(&key)
+        .get(|| async {
             let out = map_for(&state, &p, category).await?;
-            let b = Arc::new(
-                serde_json::to_string(&out).map_err(|e| ApiError::internal("map json", e))?,
-            );
-            if let Ok(mut g) = state.cache.maps.lock() {
-                if g.len() > 256 {
-                    g.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-                }
-                g.insert(key, (Instant::now(), Arc::clone(&b)));
-            }
-            b
-        }
-    };
+            Ok(axum::body::Bytes::from(
+                serde_json::to_vec(&out).map_err(|e| ApiError::internal("map json", e))?,
+            ))
+        })
+        .await?;
     Ok(axum::response::IntoResponse::into_response((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body.as_str().to_owned(),
+        body,
     )))
 }
 
