@@ -84,6 +84,21 @@ enum Command {
     /// Inspect records that could not be read: list, show, retry.
     #[command(subcommand)]
     Quarantine(cmd::quarantine::Action),
+    /// Work with response plan files (预案): validate them.
+    #[command(subcommand)]
+    Plans(cmd::plans::Action),
+    /// Response incidents: trigger plans on graded levels and exposures,
+    /// sweep for overdue tasks and stand-downs, list, show, activate, close, review.
+    #[command(subcommand)]
+    Incidents(cmd::incidents::Action),
+    /// Acknowledge or complete an incident task (task-force members only).
+    #[command(subcommand)]
+    Task(cmd::task::Action),
+    /// Situation report of one incident, Markdown or --html.
+    Sitrep(cmd::sitrep::Args),
+    /// Replay a drill scenario on a simulated clock and score it.
+    #[command(subcommand)]
+    Drill(cmd::drill::Action),
     /// Serve the HTTP API (OpenAPI at /openapi.json) and the web UI.
     ///
     /// Start with `farguard serve --demo`: it builds the demo database and
@@ -141,6 +156,11 @@ fn main() -> ExitCode {
         Command::Quarantine(a) => cmd::quarantine::run(&ctx, a),
         Command::Merged(a) => cmd::merged::run(&ctx, a),
         Command::Watch(a) => cmd::watch::run(&ctx, a),
+        Command::Plans(a) => cmd::plans::run(&ctx, a),
+        Command::Incidents(a) => cmd::incidents::run(&ctx, a),
+        Command::Task(a) => cmd::task::run(&ctx, a),
+        Command::Sitrep(a) => cmd::sitrep::run(&ctx, a),
+        Command::Drill(a) => cmd::drill::run(&ctx, a),
         Command::Serve(a) => cmd::serve::run(&ctx, a),
         Command::User(a) => cmd::user::run(&ctx, a),
         Command::Audit(a) => cmd::audit::run(&ctx, a),
