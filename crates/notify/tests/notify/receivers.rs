@@ -88,24 +88,26 @@ impl Http {
             .unwrap()
             .pop_front()
             .unwrap_or(Act::Status(200));
+        // Record before answering, so a client that saw the answer can never
+        // look at the list before its request is in it.
         let answered = match act {
-            Act::Status(code) => {
-                let _ = write!(
-                    s,
-                    "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-                );
-                code
-            }
-            Act::Hang(d) => {
-                std::thread::sleep(d);
-                0
-            }
+            Act::Status(code) => code,
+            Act::Hang(_) => 0,
         };
         self.got.lock().unwrap().push(Request {
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
             answered,
         });
+        match act {
+            Act::Status(code) => {
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                );
+            }
+            Act::Hang(d) => std::thread::sleep(d),
+        }
     }
 
     pub fn requests(&self) -> Vec<Request> {
