@@ -40,7 +40,7 @@ const FEEDS: &[(&str, &[u8])] = &[
 /// and the merged events.
 pub fn run(store: &mut dyn Store) -> Result<()> {
     println!(
-        "\n7. SOURCES  every shipped feed format, told apart by content, idempotent on (source, id)"
+        "\n8. SOURCES  every shipped feed format, told apart by content, idempotent on (source, id)"
     );
     let mut summary = Summary::default();
     for (name, bytes) in FEEDS {
