@@ -1,7 +1,7 @@
 //! The guideline file: parsing, validation (errors name the line, the key
 //! and the rule broken) and the rules it defines.
 
-use farguard_model::{Area, Category, Level, Radius, Severity};
+use farguard_model::{Area, Category, Level, Radius, Severity, Subtype};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -305,6 +305,8 @@ pub struct Guideline {
     areas: BTreeMap<&'static str, AreaRule>,
     pub external: Vec<ExternalIndex>,
     radius_km: BTreeMap<Category, [Radius; 5]>,
+    /// Subtypes whose radii differ from their category's.
+    radius_subtype: BTreeMap<Subtype, [Radius; 5]>,
 }
 
 /// The guideline shipped in `config/guideline.toml`, compiled in.
@@ -675,11 +677,20 @@ impl Guideline {
             );
         }
         let mut radius_km = BTreeMap::new();
+        let mut radius_subtype = BTreeMap::new();
         for (name, r) in raw.radius_km.get_ref() {
             let key = format!("radius_km.{name}");
-            let cat = match Category::parse(name) {
-                Ok(c) => c,
-                Err(e) => return cx.bad(r.span(), &key, e.to_string()),
+            // A key is a category, or a subtype overriding its category's radii.
+            let (cat, sub) = match (Category::parse(name), Subtype::parse(name)) {
+                (Ok(c), _) => (c, None),
+                (Err(_), Ok(st)) => (st.category(), Some(st)),
+                (Err(e), Err(_)) => {
+                    return cx.bad(
+                        r.span(),
+                        &key,
+                        format!("{e}, nor a subtype code such as tsunami or cyber_attack"),
+                    );
+                }
             };
             let Ok(v) = <[f64; 5]>::try_from(r.get_ref().as_slice()) else {
                 return cx.bad(
@@ -695,7 +706,10 @@ impl Guideline {
                     Err(e) => return cx.bad(r.span(), &key, e.to_string()),
                 };
             }
-            radius_km.insert(cat, radii);
+            match sub {
+                Some(st) => radius_subtype.insert(st, radii),
+                None => radius_km.insert(cat, radii),
+            };
         }
         for c in Category::ALL {
             if !categories.contains_key(&c) {
@@ -725,6 +739,7 @@ impl Guideline {
             areas,
             external,
             radius_km,
+            radius_subtype,
         })
     }
 
@@ -785,6 +800,15 @@ impl Guideline {
         self.severity_weight[(s.get() - 1) as usize]
     }
 
+    /// Exposure radius for an event of this subtype and severity: the
+    /// subtype's own radii when the guideline gives them, else its category's.
+    pub fn radius_for(&self, st: Subtype, s: Severity) -> Radius {
+        match self.radius_subtype.get(&st) {
+            Some(r) => r[(s.get() - 1) as usize],
+            None => self.radius(st.category(), s),
+        }
+    }
+
     /// Exposure radius for an event of this category and severity.
     pub fn radius(&self, c: Category, s: Severity) -> Radius {
         self.radius_km
@@ -829,6 +853,25 @@ impl fmt::Display for Guideline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subtype_radii_override_their_category() {
+        let g = Guideline::default_shipped().unwrap();
+        let sev = Severity::EXTREME;
+        assert_eq!(g.radius_for(Subtype::Tsunami, sev).get_km(), 1000.0);
+        assert_eq!(g.radius_for(Subtype::Earthquake, sev).get_km(), 300.0);
+        assert_eq!(g.radius_for(Subtype::CyberAttack, sev).get_km(), 10.0);
+        assert_eq!(
+            g.radius_for(Subtype::Bombing, sev),
+            g.radius(Category::Security, sev)
+        );
+        let text = DEFAULT_TOML.replacen("tsunami = [", "tsunamis = [", 1);
+        let err = Guideline::parse("g.toml", &text).unwrap_err().to_string();
+        assert!(
+            err.contains("radius_km.tsunamis") && err.contains("subtype"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn shipped_guideline_parses() {

@@ -891,7 +891,7 @@ pub async fn exposure(
             .run(move |s| s.event(&eid))
             .await?
             .ok_or_else(|| ApiError::not_found("/query/event", format!("no event {id}")))?;
-        let radius = state.guideline.radius(ev.category, ev.severity);
+        let radius = state.guideline.radius_for(ev.subtype, ev.severity);
         let reg = state.registry();
         let (sites, not_matched) = match farguard_expose::expose_event(&reg.sites, &ev, radius) {
             Ok(hits) => (

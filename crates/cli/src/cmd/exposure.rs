@@ -239,7 +239,7 @@ pub fn people_and_indirect(
 
 /// Exposure of one event with the guideline's radius (sites only).
 pub fn of_event(index: &SiteIndex, g: &Guideline, e: &Event) -> EventExposure {
-    let radius = g.radius(e.category, e.severity);
+    let radius = g.radius_for(e.subtype, e.severity);
     let (sites, not_matched) = match expose_event(index, e, radius) {
         Ok(v) => (
             v.into_iter()
@@ -280,7 +280,7 @@ pub fn of_event_full(reg: &Loaded, g: &Guideline, e: &Event, w: Window) -> Event
     if let Some(center) = e.local_point() {
         let area = QueryArea::Circle {
             center,
-            radius: g.radius(e.category, e.severity),
+            radius: g.radius_for(e.subtype, e.severity),
         };
         let hits = reg.index.in_area(&area);
         let (people, indirect) = people_and_indirect(reg, &hits, &area, w);

@@ -215,14 +215,14 @@ pub fn exposures(
     let events = store.events_between(at - Duration::days(g.window_days), at)?;
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.severity >= g.min_severity) {
-        let Ok(hits) = expose_event(&index, e, g.radius(e.category, e.severity)) else {
+        let Ok(hits) = expose_event(&index, e, g.radius_for(e.subtype, e.severity)) else {
             continue;
         };
         let people = match e.local_point() {
             Some(center) if !roster.people().is_empty() => {
                 let circle = QueryArea::Circle {
                     center,
-                    radius: g.radius(e.category, e.severity),
+                    radius: g.radius_for(e.subtype, e.severity),
                 };
                 let in_area = index.in_area(&circle);
                 roster

@@ -776,7 +776,7 @@ pub fn for_event(
             "event {id} has no precise location (country-level only): compose for its incident instead"
         )
     };
-    let radius = g.radius(e.category, e.severity);
+    let radius = g.radius_for(e.subtype, e.severity);
     let reg = Loaded::from_store(store)?;
     let area = QueryArea::Circle { center, radius };
     let w = Window::new(e.occurred_at, e.reported_at.max(e.occurred_at))
