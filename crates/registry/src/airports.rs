@@ -3,7 +3,7 @@
 //! ones with scheduled service that people and cargo actually move through.
 
 use crate::{Import, RegistryError, RowError};
-use farguard_model::{CountryCode, Geometry, Point, Site, SiteKind};
+use farguard_model::{CountryCode, Geometry, Site, SiteKind};
 
 /// Reads airports with an IATA code into sites owned by `org`; ids are `AP-<ICAO>`.
 /// Returns the import and the number of rows skipped for having no IATA code.
@@ -67,17 +67,10 @@ pub fn read(name: &str, bytes: &[u8], org: &str) -> Result<(Import<Site>, u64), 
                 continue;
             }
         };
-        let point = match (g(lat).parse::<f64>(), g(lon).parse::<f64>()) {
-            (Ok(a), Ok(o)) => match Point::new(a, o) {
-                Ok(p) => p,
-                Err(e) => {
-                    out.errors.push(err("lat", e.to_string()));
-                    continue;
-                }
-            },
-            _ => {
-                out.errors
-                    .push(err("lat", "missing or not a number".into()));
+        let point = match crate::parse_point(g(lat), g(lon)) {
+            Ok(p) => p,
+            Err(m) => {
+                out.errors.push(err("lat", m));
                 continue;
             }
         };

@@ -100,9 +100,36 @@ impl<T> Import<T> {
     }
 }
 
+/// A point from latitude and longitude text, as the real registers write them;
+/// the error says what is wrong with the pair.
+pub(crate) fn parse_point(lat: &str, lon: &str) -> Result<farguard_model::Point, String> {
+    match (lat.trim().parse::<f64>(), lon.trim().parse::<f64>()) {
+        (Ok(a), Ok(o)) => farguard_model::Point::new(a, o).map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "latitude {lat:?} / longitude {lon:?}: missing or not a number"
+        )),
+    }
+}
+
 /// A whole-file failure: the file could not be read as the format at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("{file}: {reason}")]
     Format { file: String, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_point;
+
+    #[test]
+    fn register_points_are_checked() {
+        assert_eq!(parse_point(" -4.05", "39.66 ").unwrap().lat(), -4.05);
+        assert!(
+            parse_point("123", "1")
+                .unwrap_err()
+                .contains("latitude 123")
+        );
+        assert!(parse_point("", "1").unwrap_err().contains("not a number"));
+    }
 }

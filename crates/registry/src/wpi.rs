@@ -5,7 +5,7 @@
 //! A port whose country cannot be resolved is a row error, not a guess.
 
 use crate::{Import, RegistryError, RowError};
-use farguard_model::{CountryCode, Geometry, Point, Site, SiteKind};
+use farguard_model::{CountryCode, Geometry, Site, SiteKind};
 
 /// WPI country names that differ from the ISO short names.
 const ALIASES: &[(&str, &str)] = &[
@@ -108,17 +108,10 @@ pub fn read(name: &str, bytes: &[u8], org: &str) -> Result<Import<Site>, Registr
             ));
             continue;
         };
-        let point = match (g(lat).parse::<f64>(), g(lon).parse::<f64>()) {
-            (Ok(a), Ok(o)) => match Point::new(a, o) {
-                Ok(p) => p,
-                Err(e) => {
-                    out.errors.push(err("Latitude", e.to_string()));
-                    continue;
-                }
-            },
-            _ => {
-                out.errors
-                    .push(err("Latitude", "missing or not a number".into()));
+        let point = match crate::parse_point(g(lat), g(lon)) {
+            Ok(p) => p,
+            Err(m) => {
+                out.errors.push(err("Latitude", m));
                 continue;
             }
         };
