@@ -213,9 +213,30 @@ pub fn exposures(
         .map(|a| ((a.area.to_string(), a.category), a.level))
         .collect();
     let events = store.events_between(at - Duration::days(g.window_days), at)?;
+    let level_of = |area: &Area, c: Category| {
+        levels
+            .get(&(area.to_string(), c))
+            .copied()
+            .unwrap_or(Level::Normal)
+    };
+    Ok(exposure_signals(&index, &roster, g, &level_of, &events, at))
+}
+
+/// The exposure summaries of `events` (those at or above the guideline's
+/// minimum severity that touch sites or people), each at the level
+/// `level_of` gives its area × category: the step `exposures` and the
+/// bus's expose stage share.
+pub fn exposure_signals(
+    index: &SiteIndex,
+    roster: &Roster,
+    g: &Guideline,
+    level_of: &dyn Fn(&Area, Category) -> Level,
+    events: &[farguard_model::Event],
+    at: DateTime<Utc>,
+) -> Vec<Signal> {
     let mut out = Vec::new();
     for e in events.iter().filter(|e| e.severity >= g.min_severity) {
-        let Ok(hits) = expose_event(&index, e, g.radius_for(e.subtype, e.severity)) else {
+        let Ok(hits) = expose_event(index, e, g.radius_for(e.subtype, e.severity)) else {
             continue;
         };
         let people = match e.local_point() {
@@ -226,7 +247,7 @@ pub fn exposures(
                 };
                 let in_area = index.in_area(&circle);
                 roster
-                    .exposed(&index, &in_area, &circle, Window::at(e.occurred_at))
+                    .exposed(index, &in_area, &circle, Window::at(e.occurred_at))
                     .len() as u64
             }
             _ => 0,
@@ -242,10 +263,7 @@ pub fn exposures(
             .or_else(|| hits.first().map(|h| h.site.country));
         let Some(country) = country else { continue };
         let area = Area::Country(country);
-        let level = levels
-            .get(&(area.to_string(), e.category))
-            .copied()
-            .unwrap_or(Level::Normal);
+        let level = level_of(&area, e.category);
         let mut kinds: Vec<String> = hits
             .iter()
             .map(|h| h.site.kind.code().to_string())
@@ -278,7 +296,7 @@ pub fn exposures(
             ),
         }));
     }
-    Ok(out)
+    out
 }
 
 /// Grades as of `at`, turns level changes and exposures into signals, lets
