@@ -606,6 +606,53 @@ mod tests {
     }
 
     #[test]
+    fn acled_codebook_precedence_rules() {
+        // A crowd harming a person is mob violence: a riot, not violence
+        // against civilians by an organised armed actor.
+        check(
+            "Villagers beat a man accused of stealing a goat; he died of his injuries.",
+            None,
+            Subtype::Riot,
+            3,
+        );
+        // The riot police unit is not a riot.
+        check(
+            "Students marched peacefully to the ministry; riot police watched from a distance.",
+            None,
+            Subtype::Protest,
+            1,
+        );
+        // Petrol bombs thrown by party supporters: a riot, not remote violence.
+        check(
+            "Supporters of the two parties hurled petrol bombs at each other during the strike.",
+            None,
+            Subtype::Riot,
+            3,
+        );
+        // Organised armed groups clashing: a battle, whatever weapons they use.
+        check(
+            "Militia fighters clashed with government troops using small arms and grenades.",
+            None,
+            Subtype::ArmedConflict,
+            4,
+        );
+        // Shelling one side cannot answer on the spot: remote violence.
+        check(
+            "Government forces shelled the village with mortars overnight.",
+            None,
+            Subtype::Bombing,
+            4,
+        );
+        // Unknown gunmen killing a farmer: violence against civilians.
+        check(
+            "Unknown gunmen shot and killed a farmer in his field.",
+            None,
+            Subtype::ViolenceAgainstCivilians,
+            4,
+        );
+    }
+
+    #[test]
     fn negation_cancels_a_rule_and_says_so() {
         let v = explain_text(
             "The rally did not turn violent and no arrests were made.",

@@ -108,12 +108,12 @@ fn acled_notes_score_at_event_type_level() {
     print("ACLED 2015 (Asia, held out) by event type", &t15);
     print("ACLED 2015 (Asia, held out) by category", &c15);
     // Floors a regression would break; the figures are printed above. The
-    // rules were written against the 2020 file's aggregate confusions; the
-    // 2015 file (other years, other countries, an older schema) is held out.
-    // FIXME: the target is macro-F1 ≥ 0.80 at the event-type level;
-    // the 2020 file scores 0.797 today, the held-out 2015 file 0.635.
+    // rules were written from ACLED's codebook definitions and checked
+    // against the 2020 file's aggregate confusions; the 2015 file (other
+    // years, other countries, an older schema that merges protests and
+    // riots) is held out.
     assert!(
-        t20.macro_f1() >= 0.78,
+        t20.macro_f1() >= 0.80,
         "2020 macro-F1 {:.3}",
         t20.macro_f1()
     );
@@ -123,7 +123,7 @@ fn acled_notes_score_at_event_type_level() {
         c20.macro_f1()
     );
     assert!(
-        t15.macro_f1() >= 0.62,
+        t15.macro_f1() >= 0.64,
         "2015 macro-F1 {:.3}",
         t15.macro_f1()
     );
