@@ -93,7 +93,10 @@ fn main() {
     }
     let preds = conf.predicted_labels();
     for g in conf.labels() {
-        let cells: Vec<String> = preds.iter().map(|p| format!("{p}={}", conf.count(g, p))).collect();
+        let cells: Vec<String> = preds
+            .iter()
+            .map(|p| format!("{p}={}", conf.count(g, p)))
+            .collect();
         println!("  gold {g}: {}", cells.join(" "));
     }
     if std::env::var_os("QUIET").is_some() {
