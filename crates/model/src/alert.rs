@@ -170,6 +170,91 @@ pub struct CheckinState {
     pub reached_at: Option<DateTime<Utc>>,
 }
 
+/// The values that differ between the recipients of one alert: kept on each
+/// outbox row and filled into the alert's text when the message is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecipientVars {
+    pub name: String,
+    /// The nearest mission, in the recipient's language.
+    pub mission: String,
+    /// Why this recipient is exposed, in words.
+    pub why: String,
+}
+
+/// One text of an alert, stored once per (round, language, template):
+/// rendered with everything its recipients share, while the per-recipient
+/// values (`{name}`, `{mission}`, `{why}`) and the check-in credentials
+/// (`{checkin_link}`, `{reply_code}`) stay placeholders until send time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertText {
+    /// 0 for the alert itself, N for reminder round N.
+    pub round: u32,
+    /// `zh` or `en`.
+    pub language: String,
+    /// The template it was rendered from (`body`, `sms`, `org_body`, `reminder_body`…).
+    pub template: String,
+    /// Whether its recipients check in (people; organisations are informed only).
+    pub accountable: bool,
+    pub subject: String,
+    pub body: String,
+}
+
+/// One message to queue: only what differs per (recipient, channel). The
+/// idempotency key is `alert/recipient/slot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub recipient: String,
+    /// The key's last part: `email`, `sms#1` (a second number), `email/reminder-2`, `none`.
+    pub slot: String,
+    pub channel: ChannelKind,
+    pub address: String,
+    /// Index of its text in the alert's texts.
+    pub text: u32,
+    pub vars: RecipientVars,
+    /// Dead at composition (an unusable contact, no contact), with the reason.
+    pub dead: Option<String>,
+}
+
+/// A message as the outbox holds it: the row (its `subject` and `body` are
+/// still the alert's text, a template), the recipient's values, and whether
+/// the recipient checks in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    pub delivery: Delivery,
+    pub vars: RecipientVars,
+    /// The template the text came from (for error messages).
+    pub template: String,
+    pub accountable: bool,
+}
+
+/// What a derived check-in credential is checked against: the outbox row it
+/// names and the secret of that row's alert.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CheckinIssuer {
+    pub row: i64,
+    pub alert: String,
+    pub scope: String,
+    pub recipient: String,
+    pub accountable: bool,
+    pub secret: [u8; 32],
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for CheckinIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckinIssuer")
+            .field("row", &self.row)
+            .field("alert", &self.alert)
+            .field("scope", &self.scope)
+            .field("recipient", &self.recipient)
+            .field("accountable", &self.accountable)
+            .field("secret", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

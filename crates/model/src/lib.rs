@@ -24,8 +24,9 @@ pub mod stage;
 pub mod taxonomy;
 
 pub use alert::{
-    AlertRecord, CapStatus, ChannelKind, CheckinState, CheckinStatus, CheckinToken, Delivery,
-    DeliveryAttempt, DeliveryState, MsgType,
+    AlertRecord, AlertText, CapStatus, ChannelKind, CheckinIssuer, CheckinState, CheckinStatus,
+    CheckinToken, Delivery, DeliveryAttempt, DeliveryState, MsgType, Outgoing, Queued,
+    RecipientVars,
 };
 pub use area::Area;
 pub use assessment::{Assessment, Trend};
