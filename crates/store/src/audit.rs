@@ -13,7 +13,7 @@
 
 use crate::{PgStore, Result, SqliteStore, StoreError};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::OptionalExtension;
 use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of the first entry.
@@ -271,9 +271,7 @@ impl AuditStore for SqliteStore {
             at: crate::row::micros(r.at),
             ..r.clone()
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         let head: Option<(i64, String)> = tx
             .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -349,7 +347,7 @@ impl AuditStore for PgStore {
             at: crate::row::micros(r.at),
             ..r.clone()
         };
-        let mut tx = self.client.transaction()?;
+        let mut tx = crate::unit::pg_write(&mut self.client, self.unit)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
         let head = tx.query_opt(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",

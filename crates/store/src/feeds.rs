@@ -219,9 +219,7 @@ impl FeedStore for SqliteStore {
             check_link(l)?;
         }
         let now = Utc::now().timestamp_micros();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         let mut changed = 0u64;
         {
             let mut stmt = tx.prepare_cached(
@@ -339,7 +337,7 @@ impl FeedStore for PgStore {
             check_link(l)?;
         }
         let now = row::micros(Utc::now());
-        let mut tx = self.client.transaction()?;
+        let mut tx = crate::unit::pg_write(&mut self.client, self.unit)?;
         let stmt = tx.prepare(
             "INSERT INTO event_merges (source, source_id, cluster_source, cluster_source_id, reason, merged_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, source_id) DO UPDATE SET \

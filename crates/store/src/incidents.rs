@@ -670,9 +670,7 @@ impl SqliteStore {
 impl IncidentStore for SqliteStore {
     fn save_incident(&mut self, inc: &Incident) -> Result<()> {
         let (row, members, tasks, timeline) = encode(inc)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         tx.prepare_cached(&upsert_sql("incidents", INC_COLS, &["id"], sq))?
             .execute(rusqlite::params_from_iter(row.iter()))?;
         {
@@ -798,7 +796,7 @@ impl PgStore {
 impl IncidentStore for PgStore {
     fn save_incident(&mut self, inc: &Incident) -> Result<()> {
         let (row, members, tasks, timeline) = encode(inc)?;
-        let mut tx = self.client.transaction()?;
+        let mut tx = crate::unit::pg_write(&mut self.client, self.unit)?;
         tx.execute(
             &upsert_sql("incidents", INC_COLS, &["id"], pq),
             &pg_params(&row),

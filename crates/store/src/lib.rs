@@ -23,6 +23,7 @@ mod notify;
 mod pg;
 mod row;
 mod sqlite;
+mod unit;
 mod users;
 
 pub use audit::{
@@ -35,6 +36,7 @@ pub use incidents::{IncidentQuery, IncidentStore};
 pub use notify::{NotifyStore, OutboxCount, QueueCounts};
 pub use pg::PgStore;
 pub use sqlite::SqliteStore;
+pub use unit::{UnitStore, atomically, in_savepoint};
 pub use users::{TokenRow, UserRow, UserStore};
 
 use chrono::{DateTime, Utc};
@@ -84,7 +86,9 @@ pub struct RunRecord {
 }
 
 /// The storage contract every engine meets.
-pub trait Store: Send + UserStore + AuditStore + IncidentStore + NotifyStore + FeedStore {
+pub trait Store:
+    Send + UserStore + AuditStore + IncidentStore + NotifyStore + FeedStore + UnitStore
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// The schema version after migrations.

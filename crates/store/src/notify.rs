@@ -566,7 +566,7 @@ pub(crate) trait Tx {
     ) -> Result<Vec<T>>;
 }
 
-impl Tx for rusqlite::Transaction<'_> {
+impl Tx for crate::unit::SqliteTx<'_> {
     const POSTGRES: bool = false;
     fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> Result<u64> {
         let sql = sql.replace('$', "?");
@@ -624,7 +624,7 @@ impl postgres::types::ToSql for PgNull {
     postgres::types::to_sql_checked!();
 }
 
-impl Tx for postgres::Transaction<'_> {
+impl Tx for crate::unit::PgTx<'_> {
     const POSTGRES: bool = true;
     fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> Result<u64> {
         let params: Vec<_> = p.iter().map(pg_param).collect();
@@ -1020,13 +1020,12 @@ macro_rules! notify_store {
 
 const CHECKIN_SELECT: &str = "SELECT c.scope, c.recipient, c.name, c.status, c.message, c.lat, c.lon, c.answered_at, (SELECT min(o.sent_at) FROM outbox o WHERE o.scope = c.scope AND o.recipient = c.recipient AND o.state = 'sent') FROM checkins c";
 
-fn sqlite_begin(s: &mut SqliteStore) -> Result<rusqlite::Transaction<'_>> {
-    Ok(s.conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+fn sqlite_begin(s: &mut SqliteStore) -> Result<crate::unit::SqliteTx<'_>> {
+    Ok(crate::unit::sqlite_write(&mut s.conn)?)
 }
 
-fn pg_begin(s: &mut PgStore) -> Result<postgres::Transaction<'_>> {
-    Ok(s.client.transaction()?)
+fn pg_begin(s: &mut PgStore) -> Result<crate::unit::PgTx<'_>> {
+    Ok(crate::unit::pg_write(&mut s.client, s.unit)?)
 }
 
 notify_store!(SqliteStore, sqlite_begin);

@@ -37,6 +37,8 @@ pub struct PgStore {
     schema: Option<String>,
     /// Prepared bulk inserts by (table, rows, conflict); full chunks only, so bounded.
     bulk: HashMap<(&'static str, usize, Conflict), Statement>,
+    /// Inside a unit of work (`UnitStore`): method transactions become savepoints.
+    pub(crate) unit: bool,
 }
 
 impl fmt::Debug for PgStore {
@@ -72,6 +74,7 @@ impl PgStore {
             target: target.clone(),
             schema: schema.map(str::to_string),
             bulk: HashMap::new(),
+            unit: false,
         };
         store.migrate().map_err(|e| match e {
             StoreError::Open { .. } => e,
@@ -145,8 +148,10 @@ impl PgStore {
     /// Writes `rows` (already encoded) in chunks inside one transaction and
     /// returns how many rows the server reports as written.
     fn bulk(&mut self, table: &'static Table, rows: &[Vec<Val<'_>>], on: Conflict) -> Result<u64> {
-        let Self { client, bulk, .. } = self;
-        let mut tx = client.transaction()?;
+        let Self {
+            client, bulk, unit, ..
+        } = self;
+        let mut tx = crate::unit::pg_write(client, *unit)?;
         let mut written = 0;
         for chunk in rows.chunks(MAX_ROWS) {
             let stmt = match bulk.get(&(table.name, chunk.len(), on)) {
@@ -182,7 +187,7 @@ impl PgStore {
             table.insert(D, 1, Conflict::UpdateIfChanged)
         );
         let mut counts = UpsertCounts::default();
-        let mut tx = self.client.transaction()?;
+        let mut tx = crate::unit::pg_write(&mut self.client, self.unit)?;
         let stmt = tx.prepare(&sql)?;
         for item in items {
             let v = vals(item)?;

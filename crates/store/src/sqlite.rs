@@ -138,9 +138,7 @@ impl SqliteStore {
         let upsert_sql = table.insert(D, 1, Conflict::UpdateIfChanged);
         let keys = table.key_positions();
         let mut counts = UpsertCounts::default();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         {
             let mut exists = tx.prepare_cached(&exists_sql)?;
             let mut upsert = tx.prepare_cached(&upsert_sql)?;
@@ -261,9 +259,7 @@ impl Store for SqliteStore {
         let one = row::EVENTS.insert(D, 1, Conflict::Nothing);
         let many = row::EVENTS.insert(D, SQLITE_EVENT_ROWS, Conflict::Nothing);
         let mut accepted = 0u64;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         {
             let mut stmt = tx.prepare_cached(&one)?;
             let mut bulk = tx.prepare_cached(&many)?;
@@ -340,9 +336,7 @@ impl Store for SqliteStore {
         let sql = row::QUARANTINE.insert(D, 1, Conflict::Nothing);
         let now = Utc::now();
         let mut stored = 0u64;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         {
             let mut stmt = tx.prepare_cached(&sql)?;
             for q in records {
@@ -405,9 +399,7 @@ impl Store for SqliteStore {
 
     fn save_assessments(&mut self, rows: &[Assessment]) -> Result<()> {
         let sql = row::ASSESSMENTS.insert(D, 1, Conflict::Update);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = crate::unit::sqlite_write(&mut self.conn)?;
         {
             let mut stmt = tx.prepare_cached(&sql)?;
             for a in rows {

@@ -12,6 +12,7 @@ mod feeds;
 mod fixtures;
 mod incidents;
 mod notify;
+mod units;
 
 /// Declares one `#[test]` per check per engine: `sqlite::check_x`, `postgres::check_x`.
 macro_rules! conformance {
