@@ -21,6 +21,7 @@ mod incidents;
 mod migrations;
 mod notify;
 mod pg;
+mod risk;
 mod row;
 mod sqlite;
 mod unit;
@@ -35,6 +36,7 @@ pub use feeds::{FeedState, FeedStore, MergeLink};
 pub use incidents::{IncidentQuery, IncidentStore};
 pub use notify::{NotifyStore, OutboxCount, QueueCounts};
 pub use pg::PgStore;
+pub use risk::{FoldOutcome, RiskDay, RiskFolder, RiskStore, RiskTouch, RiskVote, RiskWrite};
 pub use sqlite::SqliteStore;
 pub use unit::{UnitStore, atomically, in_savepoint};
 pub use users::{TokenRow, UserRow, UserStore};
@@ -87,7 +89,7 @@ pub struct RunRecord {
 
 /// The storage contract every engine meets.
 pub trait Store:
-    Send + UserStore + AuditStore + IncidentStore + NotifyStore + FeedStore + UnitStore
+    Send + UserStore + AuditStore + IncidentStore + NotifyStore + FeedStore + UnitStore + RiskStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

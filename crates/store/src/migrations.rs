@@ -315,6 +315,12 @@ CREATE INDEX runs_started_at ON runs (started_at);
         sqlite: crate::feeds::SQLITE_SCHEMA,
         postgres: crate::feeds::POSTGRES_SCHEMA,
     },
+    Migration {
+        version: 6,
+        name: "grade: persisted daily risk aggregates, report votes, coverage, fold watermark",
+        sqlite: crate::risk::SQLITE_SCHEMA,
+        postgres: crate::risk::POSTGRES_SCHEMA,
+    },
 ];
 
 /// The version a fully migrated database reports.
