@@ -24,6 +24,7 @@ mod pg;
 mod risk;
 mod row;
 mod sqlite;
+mod stamps;
 mod unit;
 mod users;
 
@@ -38,6 +39,7 @@ pub use notify::{NotifyStore, OutboxCount, QueueCounts};
 pub use pg::PgStore;
 pub use risk::{FoldOutcome, RiskDay, RiskFolder, RiskStore, RiskTouch, RiskVote, RiskWrite};
 pub use sqlite::SqliteStore;
+pub use stamps::{ChangeStamps, StampStore};
 pub use unit::{UnitStore, atomically, in_savepoint};
 pub use users::{TokenRow, UserRow, UserStore};
 
@@ -89,7 +91,15 @@ pub struct RunRecord {
 
 /// The storage contract every engine meets.
 pub trait Store:
-    Send + UserStore + AuditStore + IncidentStore + NotifyStore + FeedStore + UnitStore + RiskStore
+    Send
+    + UserStore
+    + AuditStore
+    + IncidentStore
+    + NotifyStore
+    + FeedStore
+    + UnitStore
+    + StampStore
+    + RiskStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

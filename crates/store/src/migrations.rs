@@ -321,6 +321,12 @@ CREATE INDEX runs_started_at ON runs (started_at);
         sqlite: crate::risk::SQLITE_SCHEMA,
         postgres: crate::risk::POSTGRES_SCHEMA,
     },
+    Migration {
+        version: 7,
+        name: "change stamps: registry, levels and incidents, bumped by triggers on every change",
+        sqlite: crate::stamps::SQLITE_SCHEMA,
+        postgres: crate::stamps::POSTGRES_SCHEMA,
+    },
 ];
 
 /// The version a fully migrated database reports.

@@ -12,7 +12,7 @@ use farguard_store::{IncidentQuery, Store, StoreError};
 
 /// An incident as the respond stage opens it for the Catalonia unrest drill
 /// (GDELT 2.0 export 20191024143000, event 881991341).
-fn incident(exercise: bool) -> Incident {
+pub fn incident(exercise: bool) -> Incident {
     let at = t(2019, 10, 24, 14, 30, 0) + TimeDelta::microseconds(123_456);
     let task = |id: &str, owner: &str, org: &str, after: &[&str], due_h: i64| Task {
         id: id.into(),

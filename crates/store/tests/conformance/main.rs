@@ -12,6 +12,7 @@ mod feeds;
 mod fixtures;
 mod incidents;
 mod notify;
+mod stamps;
 mod units;
 
 /// Declares one `#[test]` per check per engine: `sqlite::check_x`, `postgres::check_x`.
