@@ -7,9 +7,7 @@ use crate::surge::{SurgeTest, surge_test};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use farguard_model::{Area, Assessment, Category, CountryCode, Event, Level, Trend};
 use serde::{Deserialize, Serialize};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
 
 /// One event's part in a score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,20 +110,45 @@ fn end_day(at: DateTime<Utc>) -> Day {
     day_of(at - Duration::microseconds(1)) + 1
 }
 
-/// One area × category × day.
+/// The daily aggregate of one area × category × day: everything grading
+/// reads. It is what the store persists, one row per area × category × day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayStats {
+    /// Events at or above the minimum severity.
+    pub events: u32,
+    /// Events below the minimum severity (no risk signal).
+    pub below: u32,
+    /// Distinct reports among the counted events ("one report, one vote").
+    pub reports: u32,
+    /// Σ over reports of each report's best severity weight × confidence.
+    pub points: f64,
+    pub fatalities: u64,
+    pub gold_sum: f64,
+    pub gold_n: u32,
+    pub tone_sum: f64,
+    pub tone_n: u32,
+    /// The day's largest contributions, one per report key, largest first.
+    pub top: Vec<(u64, Contribution)>,
+}
+
+impl DayStats {
+    /// The top contributions as JSON text (how the store keeps them).
+    pub fn top_json(&self) -> String {
+        serde_json::to_string(&self.top).unwrap_or_else(|_| "[]".into())
+    }
+    /// Reads [`DayStats::top_json`] back.
+    pub fn parse_top(s: &str) -> Result<Vec<(u64, Contribution)>, serde_json::Error> {
+        serde_json::from_str(s)
+    }
+}
+
+/// One area × category × day while events are folded in: the aggregate and
+/// the best points of each report key seen (the votes; when the aggregate
+/// was loaded from storage, only the votes of the reports being added).
 #[derive(Debug, Clone, Default)]
 struct DayAgg {
-    events: u32,
-    below: u32,
-    /// report key → its best points ("one report, one vote")
-    reports: HashMap<u64, f32>,
-    points: f64,
-    fatalities: u64,
-    gold_sum: f64,
-    gold_n: u32,
-    tone_sum: f64,
-    tone_n: u32,
-    top: Vec<(u64, Contribution)>,
+    stats: DayStats,
+    votes: HashMap<u64, f32>,
 }
 
 /// Per area × category, the daily aggregates in day order.
@@ -150,10 +173,10 @@ fn sums(s: &Series, from: Day, to: Day) -> Sums {
     if from >= to {
         return out;
     }
-    for d in s.range(from..to).map(|(_, d)| d) {
+    for d in s.range(from..to).map(|(_, d)| &d.stats) {
         out.events += u64::from(d.events);
         out.below += u64::from(d.below);
-        out.reports += d.reports.len() as u64;
+        out.reports += u64::from(d.reports);
         out.points += d.points;
         out.fatalities += d.fatalities;
         out.gold_sum += d.gold_sum;
@@ -164,13 +187,25 @@ fn sums(s: &Series, from: Day, to: Day) -> Sums {
     out
 }
 
-fn report_key(e: &Event) -> u64 {
-    let mut h = DefaultHasher::new();
+/// The key that makes several events from one report count once: the
+/// 64-bit FNV-1a hash of the report's first link, or of the event id
+/// (`source:source_id`) when it has none. A fixed, documented hash, since
+/// the store keeps these keys across versions.
+pub fn report_key(e: &Event) -> u64 {
     match e.links.first() {
-        Some(l) => l.hash(&mut h),
-        None => e.id.hash(&mut h),
+        Some(l) => fnv1a(&[l.as_bytes()]),
+        None => fnv1a(&[e.id.source.as_bytes(), b":", e.id.source_id.as_bytes()]),
     }
-    h.finish()
+}
+
+/// 64-bit FNV-1a over the concatenated parts.
+pub fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.iter()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 fn event_country(e: &Event) -> Option<CountryCode> {
@@ -178,20 +213,33 @@ fn event_country(e: &Event) -> Option<CountryCode> {
         .or_else(|| e.location.as_ref().and_then(|l| l.country))
 }
 
+/// The H3 cell (at `res`) of an event located precisely enough to place in
+/// a cell (a city or exact point, not a region's or country's centroid).
+pub fn h3_cell(e: &Event, res: u8) -> Option<u64> {
+    let p = e.local_point()?;
+    let res = h3o::Resolution::try_from(res).ok()?;
+    let ll = h3o::LatLng::new(p.lat(), p.lon()).ok()?;
+    Some(u64::from(ll.to_cell(res)))
+}
+
 /// External index values per area (from the CSV files a guideline declares).
 pub type ExternalValues = HashMap<String, HashMap<Area, f64>>;
 
 /// The incremental grading state: daily aggregates per area × category.
 /// `add` costs a few hash look-ups per event; `grade` reads only the
-/// aggregates, never the events.
+/// aggregates, never the events. The aggregates can be exported
+/// ([`Aggregator::cells`]) and loaded back ([`Aggregator::seed_day`]), which
+/// is how the store persists them and folds newly stored events in.
 #[derive(Debug, Clone)]
 pub struct Aggregator {
     min_severity: farguard_model::Severity,
     severity_weight: [f64; 5],
     admin1: bool,
+    h3: Option<u8>,
+    sites: bool,
     series: HashMap<(Area, Category), Series>,
-    /// Days on which any event was added (any area): the history's coverage.
-    days: std::collections::BTreeSet<Day>,
+    /// Events added per day (any area): the history's coverage.
+    days: BTreeMap<Day, u64>,
     events: u64,
 }
 
@@ -201,8 +249,10 @@ impl Aggregator {
             min_severity: g.min_severity,
             severity_weight: g.severity_weight,
             admin1: g.grades("admin1"),
+            h3: g.h3_resolution(),
+            sites: g.grades("site"),
             series: HashMap::new(),
-            days: std::collections::BTreeSet::new(),
+            days: BTreeMap::new(),
             events: 0,
         }
     }
@@ -228,27 +278,62 @@ impl Aggregator {
         self.series.len()
     }
 
-    /// Adds one event to its country (and admin-1 region when graded).
-    /// Events without a country are not graded.
-    pub fn add(&mut self, e: &Event) {
-        let Some(c) = event_country(e) else { return };
-        self.events += 1;
-        self.days.insert(day_of(e.occurred_at));
-        self.add_to(Area::Country(c), e);
+    /// The areas an event counts in, sites aside: its country, its admin-1
+    /// region and its H3 cell, for the kinds the guideline grades. Empty for
+    /// an event without a country (not graded).
+    pub fn areas_of(&self, e: &Event) -> Vec<Area> {
+        let Some(c) = event_country(e) else {
+            return Vec::new();
+        };
+        let mut out = vec![Area::Country(c)];
         if self.admin1
             && let Some(a1) = e.location.as_ref().and_then(|l| l.admin1.as_deref())
             && !a1.is_empty()
         {
-            self.add_to(Area::Admin1(c, a1.to_string()), e);
+            out.push(Area::Admin1(c, a1.to_string()));
+        }
+        if let Some(cell) = self.h3.and_then(|r| h3_cell(e, r)) {
+            out.push(Area::H3(cell));
+        }
+        out
+    }
+
+    /// True when the guideline grades sites (the caller finds the sites an
+    /// event touches and passes them to [`Aggregator::add_with_sites`]).
+    pub fn grades_sites(&self) -> bool {
+        self.sites
+    }
+
+    /// Adds one event to its country, admin-1 region and H3 cell.
+    /// Events without a country are not graded.
+    pub fn add(&mut self, e: &Event) {
+        self.add_with_sites(e, &[]);
+    }
+
+    /// [`Aggregator::add`], and to each site given (those whose exposure
+    /// radius the event falls in) when the guideline grades sites.
+    pub fn add_with_sites(&mut self, e: &Event, sites: &[String]) {
+        let areas = self.areas_of(e);
+        if areas.is_empty() {
+            return;
+        }
+        self.events += 1;
+        *self.days.entry(day_of(e.occurred_at)).or_default() += 1;
+        for a in areas {
+            self.add_to(a, e);
+        }
+        if self.sites {
+            for s in sites {
+                self.add_to(Area::Site(s.clone()), e);
+            }
         }
     }
 
-    /// Adds one event to a given area (e.g. a site the caller found the
-    /// event touches).
+    /// Adds one event to a given area.
     pub fn add_to(&mut self, area: Area, e: &Event) {
         let day = day_of(e.occurred_at);
         let series = self.series.entry((area, e.category)).or_default();
-        let d = series.entry(day).or_default();
+        let DayAgg { stats: d, votes } = series.entry(day).or_default();
         if e.severity < self.min_severity {
             d.below += 1;
             return;
@@ -268,7 +353,10 @@ impl Aggregator {
         let points =
             self.severity_weight[(e.severity.get() - 1) as usize] * f64::from(e.confidence);
         let key = report_key(e);
-        let slot = d.reports.entry(key).or_insert(0.0);
+        let slot = votes.entry(key).or_insert_with(|| {
+            d.reports += 1;
+            0.0
+        });
         let gain = points - f64::from(*slot);
         if gain > 0.0 {
             *slot = points as f32;
@@ -299,6 +387,58 @@ impl Aggregator {
         let at = d.top.partition_point(|t| t.1.points >= points);
         d.top.insert(at, (key, c));
         d.top.truncate(TOP_N);
+    }
+
+    /// Loads one stored day aggregate (replacing any held for that day).
+    pub fn seed_day(&mut self, area: Area, cat: Category, day: Day, stats: DayStats) {
+        let d = self
+            .series
+            .entry((area, cat))
+            .or_default()
+            .entry(day)
+            .or_default();
+        d.stats = stats;
+    }
+
+    /// Loads the stored best points of one report on one day, so folding
+    /// more events of that report counts it once.
+    pub fn seed_vote(&mut self, area: Area, cat: Category, day: Day, report: u64, points: f32) {
+        self.series
+            .entry((area, cat))
+            .or_default()
+            .entry(day)
+            .or_default()
+            .votes
+            .insert(report, points);
+    }
+
+    /// Loads the stored count of events on a day (the history's coverage).
+    pub fn seed_coverage(&mut self, day: Day, events: u64) {
+        *self.days.entry(day).or_default() += events;
+    }
+
+    /// Every day aggregate held: (area, category, day, aggregate).
+    pub fn cells(&self) -> impl Iterator<Item = (&Area, Category, Day, &DayStats)> {
+        self.series
+            .iter()
+            .flat_map(|((a, c), s)| s.iter().map(move |(d, x)| (a, *c, *d, &x.stats)))
+    }
+
+    /// The votes held for one area × category × day.
+    pub fn votes(&self, area: &Area, cat: Category, day: Day) -> Vec<(u64, f32)> {
+        let mut v: Vec<(u64, f32)> = self
+            .series
+            .get(&(area.clone(), cat))
+            .and_then(|s| s.get(&day))
+            .map(|d| d.votes.iter().map(|(k, p)| (*k, *p)).collect())
+            .unwrap_or_default();
+        v.sort_by_key(|x| x.0);
+        v
+    }
+
+    /// Events added per day.
+    pub fn coverage(&self) -> impl Iterator<Item = (Day, u64)> + '_ {
+        self.days.iter().map(|(d, n)| (*d, *n))
     }
 
     /// Grades every area × category with data in the guideline's lookback
@@ -354,7 +494,11 @@ impl Aggregator {
     fn surge(&self, g: &Guideline, s: &Series, end: Day) -> SurgeTest {
         let recent_from = end - g.surge.recent_days as Day;
         let base_from = recent_from - g.surge.baseline_days as Day;
-        let covered = self.days.range(base_from..recent_from).count() as i64;
+        let covered = self
+            .days
+            .range(base_from..recent_from)
+            .filter(|(_, n)| **n > 0)
+            .count() as i64;
         surge_test(&g.surge, s_counts(s, end, &g.surge), covered)
     }
 
@@ -486,7 +630,7 @@ fn grade_series(
     };
     let mut top: Vec<Contribution> = s
         .range(end - w..end)
-        .flat_map(|(_, d)| d.top.iter().map(|(_, c)| c.clone()))
+        .flat_map(|(_, d)| d.stats.top.iter().map(|(_, c)| c.clone()))
         .collect();
     top.sort_by(|x, y| {
         y.points
@@ -830,6 +974,126 @@ mod tests {
             );
             assert!((a.score - b.score).abs() < 1e-9);
         }
+    }
+
+    /// Folding events chunk by chunk into stored rows (loading only the
+    /// touched days and the votes of the reports being added, as the store's
+    /// fold does) gives exactly the aggregates of one pass over all events.
+    #[test]
+    fn chunked_fold_through_stored_rows_equals_one_pass() {
+        let g = Guideline::default_shipped().unwrap();
+        let events: Vec<Event> = (1..=40)
+            .map(|i| {
+                ev(
+                    &i.to_string(),
+                    1 + i % 9,
+                    1 + (i % 5) as u8,
+                    if i % 3 == 0 {
+                        Subtype::Protest
+                    } else {
+                        Subtype::ArmedConflict
+                    },
+                    // Reports shared across chunks and days.
+                    &format!("r{}", i % 6),
+                )
+            })
+            .collect();
+        let one = Aggregator::from_events(&g, &events);
+        type Cell = (Area, Category, Day);
+        let mut days: HashMap<Cell, DayStats> = HashMap::new();
+        let mut votes: HashMap<(Cell, u64), f32> = HashMap::new();
+        let mut coverage: BTreeMap<Day, u64> = BTreeMap::new();
+        for chunk in events.chunks(7) {
+            let probe = Aggregator::new(&g);
+            let mut agg = Aggregator::new(&g);
+            for e in chunk {
+                for a in probe.areas_of(e) {
+                    let cell = (a, e.category, day_of(e.occurred_at));
+                    if let Some(d) = days.get(&cell) {
+                        agg.seed_day(cell.0.clone(), cell.1, cell.2, d.clone());
+                    }
+                    if let Some(p) = votes.get(&(cell.clone(), report_key(e))) {
+                        agg.seed_vote(cell.0.clone(), cell.1, cell.2, report_key(e), *p);
+                    }
+                }
+            }
+            for e in chunk {
+                agg.add(e);
+            }
+            for (a, c, d, x) in agg.cells() {
+                days.insert((a.clone(), c, d), x.clone());
+                for (k, p) in agg.votes(a, c, d) {
+                    votes.insert(((a.clone(), c, d), k), p);
+                }
+            }
+            for (d, n) in agg.coverage() {
+                *coverage.entry(d).or_default() += n;
+            }
+        }
+        let mut stored = Aggregator::new(&g);
+        for ((a, c, d), x) in days {
+            stored.seed_day(a, c, d, x);
+        }
+        for (d, n) in coverage {
+            stored.seed_coverage(d, n);
+        }
+        let at = Utc.with_ymd_and_hms(2019, 10, 11, 0, 0, 0).unwrap();
+        let ext = ExternalValues::new();
+        assert_eq!(one.grade(&g, at, &ext), stored.grade(&g, at, &ext));
+        let mut a: Vec<_> = one
+            .cells()
+            .map(|(a, c, d, x)| (a.clone(), c, d, x.clone()))
+            .collect();
+        let mut b: Vec<_> = stored
+            .cells()
+            .map(|(a, c, d, x)| (a.clone(), c, d, x.clone()))
+            .collect();
+        a.sort_by(|x, y| (&x.0, x.1, x.2).cmp(&(&y.0, y.1, y.2)));
+        b.sort_by(|x, y| (&x.0, x.1, x.2).cmp(&(&y.0, y.1, y.2)));
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                (&x.0, x.1, x.2, x.3.events, x.3.reports),
+                (&y.0, y.1, y.2, y.3.events, y.3.reports)
+            );
+            assert!((x.3.points - y.3.points).abs() < 1e-9, "{x:?} {y:?}");
+            assert_eq!(x.3.top.len(), y.3.top.len());
+        }
+    }
+
+    #[test]
+    fn h3_cells_and_sites_are_graded_with_their_own_thresholds() {
+        let g = Guideline::default_shipped().unwrap();
+        let res = g.h3_resolution().unwrap();
+        let at = Utc.with_ymd_and_hms(2019, 10, 25, 0, 0, 0).unwrap();
+        let events = vec![
+            ev("1", 24, 4, Subtype::ViolentAttack, "a"),
+            ev("2", 23, 4, Subtype::ViolentAttack, "b"),
+        ];
+        let cell = h3_cell(&events[0], res).unwrap();
+        // The cell holds the event's point at the guideline's resolution.
+        let c = h3o::CellIndex::try_from(cell).unwrap();
+        assert_eq!(u8::from(c.resolution()), res);
+        let mut agg = Aggregator::new(&g);
+        agg.add_with_sites(&events[0], &["PORT-1".into()]);
+        agg.add(&events[1]);
+        let a = agg.grade(&g, at, &ExternalValues::new());
+        let h3 = find(&a, &Area::H3(cell).to_string(), Category::Security);
+        let exp = Explanation::from_json(&h3.explanation).unwrap();
+        assert_eq!(exp.area_kind, "h3");
+        assert_eq!(exp.events_counted, 2);
+        let country = g.thresholds(Category::Security);
+        assert!((exp.thresholds[0] - country[0] * 0.25).abs() < 1e-12);
+        let site = find(&a, "site:PORT-1", Category::Security);
+        let exp = Explanation::from_json(&site.explanation).unwrap();
+        assert_eq!((exp.area_kind.as_str(), exp.events_counted), ("site", 1));
+        // A country centroid is not a place: no cell.
+        let mut vague = events[0].clone();
+        if let Some(l) = vague.location.as_mut() {
+            l.precision = GeoPrecision::Country;
+        }
+        assert_eq!(h3_cell(&vague, res), None);
+        assert!(!agg.areas_of(&vague).iter().any(|a| a.kind() == "h3"));
     }
 
     #[test]

@@ -77,6 +77,9 @@ struct RawSurge {
 struct RawArea {
     enabled: bool,
     threshold_scale: Spanned<f64>,
+    /// H3 only: the cell resolution (0 coarsest … 15 finest).
+    #[serde(default)]
+    resolution: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +283,8 @@ pub struct AreaRule {
     /// Thresholds for this kind are the category's × this (smaller areas
     /// see fewer events).
     pub threshold_scale: f64,
+    /// H3 only: the resolution events are binned at.
+    pub resolution: Option<u8>,
 }
 
 /// An external index declared by the guideline, loaded by the caller.
@@ -496,11 +501,40 @@ impl Guideline {
                     "must be a positive number",
                 );
             }
+            let resolution = match (&r.get_ref().resolution, *kind) {
+                (Some(res), "h3") => {
+                    let v = *res.get_ref();
+                    if !(0..=15).contains(&v) {
+                        return cx.bad(
+                            res.span(),
+                            &format!("{key}.resolution"),
+                            format!("an H3 resolution is 0 to 15, got {v}"),
+                        );
+                    }
+                    Some(v as u8)
+                }
+                (None, "h3") if r.get_ref().enabled => {
+                    return cx.bad(
+                        r.span(),
+                        &format!("{key}.resolution"),
+                        "graded H3 cells need a resolution (0 to 15, e.g. 5 for cells of about 250 km²)",
+                    );
+                }
+                (Some(res), _) => {
+                    return cx.bad(
+                        res.span(),
+                        &format!("{key}.resolution"),
+                        "only areas.h3 takes a resolution",
+                    );
+                }
+                (None, _) => None,
+            };
             areas.insert(
                 *kind,
                 AreaRule {
                     enabled: r.get_ref().enabled,
                     threshold_scale: sc,
+                    resolution,
                 },
             );
         }
@@ -779,6 +813,48 @@ impl Guideline {
         self.areas.get(kind).is_some_and(|a| a.enabled)
     }
 
+    /// The H3 resolution events are binned at, when H3 cells are graded.
+    pub fn h3_resolution(&self) -> Option<u8> {
+        self.areas
+            .get("h3")
+            .filter(|a| a.enabled)
+            .and_then(|a| a.resolution)
+    }
+
+    /// What the daily aggregates depend on, in words: the minimum severity,
+    /// the severity weights, the area kinds graded (with the H3 resolution)
+    /// and, when sites are graded, the exposure radii. Two guidelines with
+    /// the same text here build the same aggregates from the same events,
+    /// whatever their thresholds, windows or indicators.
+    pub fn aggregation_spec(&self) -> String {
+        let mut s = format!(
+            "min_severity={} severity_weight={:?} areas=",
+            self.min_severity.get(),
+            self.severity_weight
+        );
+        for k in AREA_KINDS.iter().filter(|k| self.grades(k)) {
+            s.push_str(k);
+            if *k == "h3" {
+                s.push_str(&format!("@{}", self.h3_resolution().unwrap_or(0)));
+            }
+            s.push(',');
+        }
+        if self.grades("site") {
+            s.push_str(&format!(
+                " radius_km={:?} {:?}",
+                self.radius_km
+                    .iter()
+                    .map(|(c, r)| (c.code(), r.map(|x| x.get_km())))
+                    .collect::<Vec<_>>(),
+                self.radius_subtype
+                    .iter()
+                    .map(|(c, r)| (c.code(), r.map(|x| x.get_km())))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        s
+    }
+
     /// The level a score reaches against thresholds, and the threshold crossed.
     pub fn level_in(t: [f64; 4], score: f64) -> (Level, Option<f64>) {
         let levels = [Level::IV, Level::III, Level::II, Level::I];
@@ -954,6 +1030,32 @@ mod tests {
             "unknown field",
             "surge",
         );
+    }
+
+    #[test]
+    fn h3_resolution_is_checked() {
+        let g = Guideline::default_shipped().unwrap();
+        assert_eq!(g.h3_resolution(), Some(5));
+        check_rejected(
+            ("resolution = 5", "resolution = 16"),
+            "areas.h3.resolution",
+            "0 to 15, got 16",
+        );
+        let text = DEFAULT_TOML.replacen(
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.5",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.5\nresolution = 4",
+            1,
+        );
+        let err = Guideline::parse("g.toml", &text).unwrap_err().to_string();
+        assert!(err.contains("only areas.h3 takes a resolution"), "{err}");
+        // The aggregation spec changes with what the aggregates depend on,
+        // and not with thresholds.
+        let t = DEFAULT_TOML.replacen("IV = 1.0, III = 4.0", "IV = 1.5, III = 4.0", 1);
+        let same = Guideline::parse("g.toml", &t).unwrap();
+        assert_eq!(same.aggregation_spec(), g.aggregation_spec());
+        let t = DEFAULT_TOML.replacen("resolution = 5", "resolution = 6", 1);
+        let other = Guideline::parse("g.toml", &t).unwrap();
+        assert_ne!(other.aggregation_spec(), g.aggregation_spec());
     }
 
     #[test]

@@ -23,8 +23,8 @@ mod guideline;
 pub mod surge;
 
 pub use assess::{
-    Aggregator, Contribution, Day, Explanation, ExternalValues, IndicatorValue, assess,
-    assess_with, day_of, max_level, naive_country_scores, start_of,
+    Aggregator, Contribution, Day, DayStats, Explanation, ExternalValues, IndicatorValue, assess,
+    assess_with, day_of, fnv1a, h3_cell, max_level, naive_country_scores, report_key, start_of,
 };
 pub use guideline::{
     AREA_KINDS, Aggregation, AreaRule, CategoryRules, ExternalIndex, Guideline, GuidelineError,

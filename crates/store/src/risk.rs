@@ -426,7 +426,9 @@ impl RiskStore for SqliteStore {
                      ON CONFLICT (area, category, day, report) DO UPDATE SET points = excluded.points",
                 )?;
                 for v in &w.votes {
-                    stmt.execute(rusqlite::params![v.area, v.category, v.day, v.report, v.points])?;
+                    stmt.execute(rusqlite::params![
+                        v.area, v.category, v.day, v.report, v.points
+                    ])?;
                 }
             }
             {
