@@ -92,8 +92,14 @@ pub trait RiskFolder {
     /// The cells and report keys these events count in.
     fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch>;
     /// Folds the events into the stored rows of the cells they touch (days
-    /// and votes not stored yet are absent) and returns the rows to write.
-    fn fold(&mut self, events: &[Event], days: Vec<RiskDay>, votes: Vec<RiskVote>) -> RiskWrite;
+    /// and votes not stored yet are absent) and returns the rows to write,
+    /// or why a stored row cannot be read (the fold then stores nothing).
+    fn fold(
+        &mut self,
+        events: &[Event],
+        days: Vec<RiskDay>,
+        votes: Vec<RiskVote>,
+    ) -> std::result::Result<RiskWrite, String>;
 }
 
 /// What a fold did.
@@ -389,7 +395,13 @@ impl RiskStore for SqliteStore {
                     }
                 }
             }
-            let w = folder.fold(&events, days, votes);
+            let w = folder
+                .fold(&events, days, votes)
+                .map_err(|reason| StoreError::Corrupt {
+                    table: "risk_days",
+                    field: "area",
+                    reason,
+                })?;
             for d in &w.days {
                 check_day(d)?;
             }
@@ -593,7 +605,13 @@ impl RiskStore for PgStore {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let w = folder.fold(&events, days, votes);
+            let w = folder
+                .fold(&events, days, votes)
+                .map_err(|reason| StoreError::Corrupt {
+                    table: "risk_days",
+                    field: "area",
+                    reason,
+                })?;
             for d in &w.days {
                 check_day(d)?;
             }

@@ -3,8 +3,8 @@
 use super::{Ctx, load_guideline};
 use crate::out;
 use anyhow::Result;
-use chrono::{DateTime, Duration, Utc};
-use farguard_grade::{Explanation, Guideline, assess_with};
+use chrono::{DateTime, Utc};
+use farguard_grade::{Explanation, Guideline};
 use farguard_model::{Assessment, Category, Level};
 use farguard_store::Store;
 use serde::Serialize;
@@ -24,8 +24,8 @@ pub struct Args {
     /// Only this category (security, political, legal, economic, reputation, natural, health).
     #[arg(long)]
     category: Option<String>,
-    /// Which area kinds to show: country, admin1, or all (every graded
-    /// kind is computed and stored either way).
+    /// Which area kinds to show: country, admin1, h3, site, or all (every
+    /// graded kind is computed and stored either way).
     #[arg(long, default_value = "country")]
     areas: String,
     /// How many rows to print in text mode.
@@ -67,13 +67,14 @@ pub fn row(a: &Assessment) -> Row {
     }
 }
 
-/// Loads the guideline's lookback before `at`, grades every area ×
-/// category and stores the result.
+/// Grades every area × category as of `at` from the persisted daily
+/// aggregates of the guideline's lookback (folding in any event stored
+/// since the last fold first) and stores the result.
 pub fn grade(store: &mut dyn Store, g: &Guideline, at: DateTime<Utc>) -> Result<Vec<Assessment>> {
-    let from = at - Duration::days(g.lookback_days());
-    let events = store.events_between(from, at)?;
+    let end = super::risk::end_day(at);
+    let (agg, _) = super::risk::aggregator(store, g, end - g.lookback_days() as i32, end, None)?;
     let ext = super::risk::load_external(g)?;
-    let rows = assess_with(g, &events, at, &ext);
+    let rows = agg.grade(g, at, &ext);
     store.save_assessments(&rows)?;
     Ok(rows)
 }

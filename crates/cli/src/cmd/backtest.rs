@@ -7,8 +7,8 @@ use crate::cmd::risk::load_external;
 use crate::out;
 use anyhow::{Context, Result, bail};
 use chrono::{Duration, NaiveDate};
-use farguard_grade::Aggregator;
 use farguard_grade::backtest::{self, Crisis, Options};
+use farguard_grade::day_of;
 use farguard_model::{Category, CountryCode, Level};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -167,17 +167,15 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     if ctx.json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    bar.set_message("loading stored events");
-    let events = store.events_between(load_from, load_to)?;
+    bar.set_message("loading the daily risk aggregates");
+    let (agg, _) =
+        super::risk::aggregator(store.as_mut(), &g, day_of(load_from), day_of(load_to), None)?;
     let ext = load_external(&g)?;
-    let mut agg = Aggregator::new(&g);
-    for e in &events {
-        agg.add(e);
-    }
+    let replayed: u64 = agg.coverage().map(|(_, n)| n).sum();
     bar.set_message(format!(
         "replaying {} days over {} events",
         backtest::span_days(from, to),
-        events.len()
+        replayed
     ));
     let r = backtest::run(&g, &agg, &ext, from, to, &crises, opt);
     bar.finish_and_clear();
@@ -186,7 +184,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         from: from.to_string(),
         to: to.to_string(),
         days: r.days,
-        events_replayed: events.len() as u64,
+        events_replayed: replayed,
         alert_level: alert_level.code().into(),
         counts: r
             .counts

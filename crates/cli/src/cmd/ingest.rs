@@ -172,6 +172,9 @@ pub fn store_batch(
         .quarantine(&batch.quarantined)
         .context("storing quarantined records")?;
     let merged = merge_new(store, &batch.events)?;
+    // Newly stored events go into the persisted daily risk aggregates
+    // (events already stored are not folded again).
+    super::risk::fold_pending(store)?;
     let counts = IngestCounts {
         merged,
         file: name.into(),

@@ -6,9 +6,13 @@ use super::{Ctx, load_guideline};
 use crate::cmd::assess::row;
 use crate::out;
 use anyhow::{Context, Result, bail};
-use chrono::{Duration, Utc};
-use farguard_grade::{Aggregator, Explanation, ExternalValues, Guideline};
-use farguard_model::{Area, Category, Level};
+use chrono::{DateTime, Duration, Utc};
+use farguard_expose::SiteIndex;
+use farguard_grade::{
+    Aggregator, Day, DayStats, Explanation, ExternalValues, Guideline, day_of, fnv1a, report_key,
+};
+use farguard_model::{Area, Category, Event, Level};
+use farguard_store::{FoldOutcome, RiskDay, RiskFolder, RiskTouch, RiskVote, RiskWrite, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +69,232 @@ pub fn load_external(g: &Guideline) -> Result<ExternalValues> {
     Ok(out)
 }
 
+/// Events folded per store transaction.
+const FOLD_CHUNK: usize = 20_000;
+
+/// A guideline's aggregation rules as the store's fold needs them: which
+/// areas an event counts in (sites by their exposure radius, through the
+/// site R-tree), and the spec naming those rules.
+pub struct Folder {
+    g: Guideline,
+    sites: Option<SiteIndex>,
+    spec: String,
+}
+
+impl Folder {
+    /// The rules of `g`, with the registry's sites when `g` grades sites.
+    pub fn new(store: &mut dyn Store, g: &Guideline) -> Result<Self> {
+        let (sites, spec) = if g.grades("site") {
+            let sites = store.sites().context("reading sites to grade")?;
+            // Sites come ordered by id; their ids and geometries name them.
+            let text: Vec<String> = sites
+                .iter()
+                .map(|s| format!("{}|{:?}", s.id, s.geometry))
+                .collect();
+            let fp = fnv1a(&[text.join("\n").as_bytes()]);
+            let spec = format!("{} sites={}:{fp:016x}", g.aggregation_spec(), sites.len());
+            (Some(SiteIndex::build(sites)), spec)
+        } else {
+            (None, g.aggregation_spec())
+        };
+        Ok(Self {
+            g: g.clone(),
+            sites,
+            spec,
+        })
+    }
+
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    /// The sites whose exposure radius (by the event's subtype and
+    /// severity) reaches a precisely located event.
+    pub fn sites_of(&self, e: &Event) -> Vec<String> {
+        let (Some(ix), Some(p)) = (&self.sites, e.local_point()) else {
+            return Vec::new();
+        };
+        ix.within(p, self.g.radius_for(e.subtype, e.severity))
+            .into_iter()
+            .map(|h| ix.site(h.site).id.clone())
+            .collect()
+    }
+
+    /// Every area an event counts in.
+    fn areas(&self, agg: &Aggregator, e: &Event) -> Vec<Area> {
+        let mut v = agg.areas_of(e);
+        if !v.is_empty() {
+            v.extend(self.sites_of(e).into_iter().map(Area::Site));
+        }
+        v
+    }
+
+    /// Aggregates events in memory (when the stored aggregates were built
+    /// under other rules).
+    pub fn aggregate(&self, events: &[Event]) -> Aggregator {
+        let mut agg = Aggregator::new(&self.g);
+        for e in events {
+            agg.add_with_sites(e, &self.sites_of(e));
+        }
+        agg
+    }
+}
+
+fn stats_of(d: &RiskDay) -> Result<DayStats, String> {
+    let n = |x: i64, f: &str| u32::try_from(x).map_err(|_| format!("{f} {x} is not a count"));
+    Ok(DayStats {
+        events: n(d.events, "events")?,
+        below: n(d.below, "below")?,
+        reports: n(d.reports, "reports")?,
+        points: d.points,
+        fatalities: u64::try_from(d.fatalities).map_err(|_| "fatalities".to_string())?,
+        gold_sum: d.gold_sum,
+        gold_n: n(d.gold_n, "gold_n")?,
+        tone_sum: d.tone_sum,
+        tone_n: n(d.tone_n, "tone_n")?,
+        top: DayStats::parse_top(&d.top).map_err(|e| format!("top: {e}"))?,
+    })
+}
+
+fn cell_of(d: &RiskDay) -> Result<(Area, Category), String> {
+    let area = Area::parse(&d.area).map_err(|e| format!("{:?}: {e}", d.area))?;
+    let cat = Category::parse(&d.category).map_err(|e| format!("{:?}: {e}", d.category))?;
+    Ok((area, cat))
+}
+
+impl RiskFolder for Folder {
+    fn spec(&self) -> String {
+        self.spec.clone()
+    }
+
+    fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch> {
+        let probe = Aggregator::new(&self.g);
+        let mut out = Vec::new();
+        for e in events {
+            let (day, report) = (day_of(e.occurred_at), report_key(e) as i64);
+            for a in self.areas(&probe, e) {
+                out.push(RiskTouch {
+                    area: a.to_string(),
+                    category: e.category.code().into(),
+                    day,
+                    report,
+                });
+            }
+        }
+        out
+    }
+
+    fn fold(
+        &mut self,
+        events: &[Event],
+        days: Vec<RiskDay>,
+        votes: Vec<RiskVote>,
+    ) -> Result<RiskWrite, String> {
+        let mut agg = Aggregator::new(&self.g);
+        for d in &days {
+            let (area, cat) = cell_of(d)?;
+            agg.seed_day(area, cat, d.day, stats_of(d)?);
+        }
+        for v in &votes {
+            let area = Area::parse(&v.area).map_err(|e| format!("{:?}: {e}", v.area))?;
+            let cat = Category::parse(&v.category).map_err(|e| e.to_string())?;
+            agg.seed_vote(area, cat, v.day, v.report as u64, v.points as f32);
+        }
+        for e in events {
+            agg.add_with_sites(e, &self.sites_of(e));
+        }
+        let mut w = RiskWrite::default();
+        for (area, cat, day, x) in agg.cells() {
+            w.days.push(RiskDay {
+                area: area.to_string(),
+                area_kind: area.kind().into(),
+                category: cat.code().into(),
+                day,
+                events: i64::from(x.events),
+                below: i64::from(x.below),
+                reports: i64::from(x.reports),
+                points: x.points,
+                fatalities: x.fatalities as i64,
+                gold_sum: x.gold_sum,
+                gold_n: i64::from(x.gold_n),
+                tone_sum: x.tone_sum,
+                tone_n: i64::from(x.tone_n),
+                top: x.top_json(),
+            });
+            for (k, p) in agg.votes(area, cat, day) {
+                w.votes.push(RiskVote {
+                    area: area.to_string(),
+                    category: cat.code().into(),
+                    day,
+                    report: k as i64,
+                    points: f64::from(p),
+                });
+            }
+        }
+        w.coverage = agg.coverage().map(|(d, n)| (d, n as i64)).collect();
+        Ok(w)
+    }
+}
+
+/// Folds every event stored since the last fold into the persisted daily
+/// aggregates, under the shipped guideline's rules (what `ingest` and
+/// `watch` do after storing events; grading commands do it first too, so
+/// events stored by any other path are caught up).
+pub fn fold_pending(store: &mut dyn Store) -> Result<FoldOutcome> {
+    let g = Guideline::default_shipped()?;
+    let mut f = Folder::new(store, &g)?;
+    let out = store
+        .fold_new_events(&mut f, FOLD_CHUNK)
+        .context("folding stored events into the daily risk aggregates")?;
+    if out.rebuilt {
+        tracing::info!(
+            events = out.events,
+            "daily risk aggregates rebuilt: the aggregation rules or the sites changed"
+        );
+    }
+    Ok(out)
+}
+
+/// The aggregates grading needs for the days `from <= day < to` (of one
+/// area, or all): read from the persisted daily aggregates when they were
+/// built under `g`'s rules, else aggregated in memory from the stored
+/// events of those days. The flag says which.
+pub fn aggregator(
+    store: &mut dyn Store,
+    g: &Guideline,
+    from: Day,
+    to: Day,
+    area: Option<&Area>,
+) -> Result<(Aggregator, bool)> {
+    fold_pending(store)?;
+    let f = Folder::new(store, g)?;
+    let stored = store.risk_state()?.map(|(_, s)| s);
+    if stored.as_deref() != Some(f.spec()) {
+        tracing::info!(
+            "the guideline's aggregation rules differ from the stored aggregates': aggregating stored events"
+        );
+        let at = |d: Day| -> DateTime<Utc> { farguard_grade::start_of(d) };
+        let events = store.events_between(at(from), at(to))?;
+        return Ok((f.aggregate(&events), false));
+    }
+    let key = area.map(|a| a.to_string());
+    let mut agg = Aggregator::new(g);
+    for d in store.risk_days(from, to, key.as_deref())? {
+        let (a, c) = cell_of(&d).map_err(|e| anyhow::anyhow!("stored risk_days row: {e}"))?;
+        let st = stats_of(&d).map_err(|e| anyhow::anyhow!("stored risk_days row {a}: {e}"))?;
+        agg.seed_day(a, c, d.day, st);
+    }
+    for (d, n) in store.risk_coverage(from, to)? {
+        agg.seed_coverage(d, n as u64);
+    }
+    Ok((agg, true))
+}
+
+/// The first day a grading as of `at` does not include.
+pub fn end_day(at: DateTime<Utc>) -> Day {
+    day_of(at - Duration::microseconds(1)) + 1
+}
+
 pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
     let Action::Explain {
         area,
@@ -83,12 +313,15 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
         None => Utc::now(),
     };
     let mut store = ctx.store()?;
-    let events = store.events_between(at - Duration::days(g.lookback_days()), at)?;
+    let end = end_day(at);
+    let (agg, _) = aggregator(
+        store.as_mut(),
+        &g,
+        end - g.lookback_days() as Day,
+        end,
+        Some(&area),
+    )?;
     let ext = load_external(&g)?;
-    let mut agg = Aggregator::new(&g);
-    for e in &events {
-        agg.add(e);
-    }
     let rows: Vec<_> = cats
         .iter()
         .filter_map(|c| agg.grade_one(&g, &area, *c, at, &ext))
