@@ -251,14 +251,54 @@ const NAME_KEYS: [u32; NAMES.len()] = {
     keys
 };
 
-fn lookup(code: &str) -> Option<(&'static str, &'static str)> {
-    let k = key(code)?;
-    NAME_KEYS
-        .binary_search(&k)
-        .ok()
-        .and_then(|i| NAMES.get(i).copied())
+/// Index in `NAMES` of a known code.
+fn lookup_index(code: &str) -> Option<usize> {
+    NAME_KEYS.binary_search(&key(code)?).ok()
 }
 
+fn lookup(code: &str) -> Option<(&'static str, &'static str)> {
+    NAMES.get(lookup_index(code)?).copied()
+}
+
+/// Key of the first `n` bytes of `b` (`key` for a prefix, in a `const`).
+const fn prefix_key(b: &[u8], n: usize) -> u32 {
+    let mut v = 0u32;
+    let mut i = 0;
+    while i < n {
+        v = v * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    v + 10_000 * n as u32
+}
+
+/// For each code in `NAMES`, the index in `RULES` of its longest matching
+/// prefix (`usize::MAX` for none; `every_known_code_has_a_rule_under_its_root`
+/// proves there is always one), worked out at compile time so classifying
+/// is one binary search and one array read.
+const RULE_OF_NAME: [usize; NAMES.len()] = {
+    let mut out = [usize::MAX; NAMES.len()];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let b = NAMES[i].0.as_bytes();
+        let mut n = b.len();
+        while n >= 2 && out[i] == usize::MAX {
+            let k = prefix_key(b, n);
+            let mut r = 0;
+            while r < RULES.len() {
+                if RULES[r].key == k {
+                    out[i] = r;
+                    break;
+                }
+                r += 1;
+            }
+            n -= 1;
+        }
+        i += 1;
+    }
+    out
+};
+
+#[cfg(test)]
 fn rule_for(code: &str) -> Option<&'static Rule> {
     (2..=code.len()).rev().find_map(|n| {
         let k = key(code.get(..n)?)?;
@@ -266,37 +306,67 @@ fn rule_for(code: &str) -> Option<&'static Rule> {
     })
 }
 
-/// The most specific known code among the record's codes, and whether it is
-/// the full `EventCode`.
-fn resolve(input: &CameoInput<'_>) -> Option<(&'static str, &'static str, bool)> {
+/// The most specific known code among the record's codes (its index in
+/// `NAMES`), and whether it is the full `EventCode`.
+fn resolve(input: &CameoInput<'_>) -> Option<(usize, bool)> {
     let ev = input.event_code.trim();
-    if let Some((c, n)) = lookup(ev) {
-        return Some((c, n, true));
+    if let Some(i) = lookup_index(ev) {
+        return Some((i, true));
     }
     let derived = [ev.get(..3), ev.get(..2)];
     [Some(input.base_code.trim()), Some(input.root_code.trim())]
         .into_iter()
         .chain(derived)
         .flatten()
-        .find_map(lookup)
-        .map(|(c, n)| (c, n, false))
+        .find_map(lookup_index)
+        .map(|i| (i, false))
 }
 
 impl Classifier<CameoInput<'_>> for CameoClassifier {
     fn classify(&self, input: &CameoInput<'_>) -> Option<Classification> {
-        let mut reason = String::with_capacity(160);
+        // The reason is built with `push_str` and integer digits, not
+        // `write!` (formatting machinery was most of a GDELT row's cost), in
+        // a per-thread scratch buffer, then copied out at its exact length:
+        // a bulk ingest holds hundreds of thousands of reasons.
+        SCRATCH.with_borrow_mut(|reason| {
+            reason.clear();
+            self.classify_into(input, reason)
+                .map(|(rule, severity, confidence)| Classification {
+                    category: rule.category,
+                    subtype: rule.subtype,
+                    severity,
+                    confidence,
+                    reason: reason.as_str().to_string(),
+                })
+        })
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<String> =
+        std::cell::RefCell::new(String::with_capacity(REASON_CAPACITY));
+}
+
+impl CameoClassifier {
+    /// Classifies `input`, writing the reason into `reason`.
+    fn classify_into(
+        &self,
+        input: &CameoInput<'_>,
+        reason: &mut String,
+    ) -> Option<(Rule, Severity, f32)> {
         let (rule, factor) = match resolve(input) {
-            Some((code, name, exact)) => {
-                let rule = rule_for(code)?;
+            Some((i, exact)) => {
+                let (code, name) = NAMES.get(i).copied()?;
+                let rule = RULES.get(*RULE_OF_NAME.get(i)?)?;
                 if exact {
-                    let _ = write!(reason, "CAMEO {code} ({name})");
+                    reason.push_str("CAMEO ");
                 } else {
-                    let _ = write!(
-                        reason,
-                        "CAMEO {:?} unknown, read as {code} ({name})",
-                        input.event_code
-                    );
+                    let _ = write!(reason, "CAMEO {:?} unknown, read as ", input.event_code);
                 }
+                reason.push_str(code);
+                reason.push_str(" (");
+                reason.push_str(name);
+                reason.push(')');
                 (*rule, if exact { 1.0 } else { 0.9 })
             }
             None => {
@@ -310,7 +380,10 @@ impl Classifier<CameoInput<'_>> for CameoClassifier {
                 (rule, 0.6)
             }
         };
-        let _ = write!(reason, " → {}/{}", rule.category, rule.subtype);
+        reason.push_str(" → ");
+        reason.push_str(rule.category.code());
+        reason.push('/');
+        reason.push_str(rule.subtype.code());
 
         let goldstein = input
             .goldstein
@@ -320,12 +393,16 @@ impl Classifier<CameoInput<'_>> for CameoClassifier {
                 let band = goldstein_band(g);
                 let s = band.max(rule.floor).min(rule.cap);
                 reason.push_str("; Goldstein ");
-                push_tenths(&mut reason, g);
+                push_tenths(reason, g);
                 reason.push_str(" → ");
-                if s > band {
-                    let _ = write!(reason, "band {}, raised to the code's floor: ", band.get());
-                } else if s < band {
-                    let _ = write!(reason, "band {}, held to the code's cap: ", band.get());
+                if s != band {
+                    reason.push_str("band ");
+                    push_uint(reason, u32::from(band.get()));
+                    reason.push_str(if s > band {
+                        ", raised to the code's floor: "
+                    } else {
+                        ", held to the code's cap: "
+                    });
                 }
                 s
             }
@@ -334,29 +411,56 @@ impl Classifier<CameoInput<'_>> for CameoClassifier {
                 rule.floor
             }
         };
-        let _ = write!(reason, "severity {severity}");
+        reason.push_str("severity ");
+        push_uint(reason, u32::from(severity.get()));
+        reason.push_str(" (");
+        reason.push_str(severity.label());
+        reason.push(')');
 
         let confidence = report_confidence(input.num_sources, input.num_articles, factor);
         let (s, a) = (
             input.num_sources.unwrap_or(0),
             input.num_articles.unwrap_or(0),
         );
-        let _ = write!(
-            reason,
-            "; {s} source{}, {a} article{} → confidence 0.{:02}",
-            if s == 1 { "" } else { "s" },
-            if a == 1 { "" } else { "s" },
-            // confidence ≤ 0.95, so two decimals never round up to 1.00.
-            (confidence * 100.0).round() as u32
-        );
+        reason.push_str("; ");
+        push_uint(reason, s);
+        reason.push_str(if s == 1 { " source, " } else { " sources, " });
+        push_uint(reason, a);
+        reason.push_str(if a == 1 {
+            " article → confidence 0."
+        } else {
+            " articles → confidence 0."
+        });
+        // confidence ≤ 0.95, so two decimals never round up to 1.00.
+        let c = (confidence * 100.0).round() as u32;
+        if c < 10 {
+            reason.push('0');
+        }
+        push_uint(reason, c);
+        Some((rule, severity, confidence))
+    }
+}
 
-        Some(Classification {
-            category: rule.category,
-            subtype: rule.subtype,
-            severity,
-            confidence,
-            reason,
-        })
+/// Room in the scratch buffer for the longest common reason (an exact code
+/// with the longest CAMEO name, a band note and five-digit counts).
+const REASON_CAPACITY: usize = 256;
+
+/// Writes `v` in decimal.
+fn push_uint(out: &mut String, mut v: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(d) = buf.get_mut(i) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    for d in buf.get(i..).unwrap_or_default() {
+        out.push(char::from(*d));
     }
 }
 
@@ -368,7 +472,9 @@ fn push_tenths(out: &mut String, v: f32) {
         out.push('-');
     }
     let t = t.unsigned_abs();
-    let _ = write!(out, "{}.{}", t / 10, t % 10);
+    push_uint(out, t / 10);
+    out.push('.');
+    push_uint(out, t % 10);
 }
 
 #[cfg(test)]
@@ -462,9 +568,10 @@ mod tests {
 
     #[test]
     fn every_known_code_has_a_rule_under_its_root() {
-        for (code, _) in NAMES {
+        for (i, (code, _)) in NAMES.iter().enumerate() {
             let r = rule_for(code).unwrap();
             assert!(code.starts_with(r.prefix));
+            assert_eq!(RULES[RULE_OF_NAME[i]].prefix, r.prefix, "{code}");
         }
         for root in 1..=20 {
             assert!(rule_for(&format!("{root:02}")).is_some());
@@ -573,6 +680,34 @@ mod tests {
         assert!((c(1, 1) - 0.362).abs() < 0.001);
         assert_eq!(c(50, 500), 0.95);
         assert_eq!(report_confidence(None, None, 1.0), 0.05);
+    }
+
+    #[test]
+    fn integers_format_like_the_formatter() {
+        for v in [0, 1, 9, 10, 99, 100, 12_345, u32::MAX] {
+            let mut s = String::new();
+            push_uint(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+    }
+
+    #[test]
+    fn reasons_fit_their_capacity_and_read_as_before() {
+        for (code, _) in NAMES {
+            let mut i = input(code, -9.0);
+            i.num_sources = Some(99_999);
+            i.num_articles = Some(99_999);
+            let r = CameoClassifier.classify(&i).unwrap().reason;
+            assert!(r.len() <= REASON_CAPACITY, "{code}: {} bytes", r.len());
+        }
+        let mut i = input("0874", 10.0);
+        i.num_sources = Some(0);
+        i.num_articles = Some(0);
+        assert_eq!(
+            CameoClassifier.classify(&i).unwrap().reason,
+            "CAMEO 0874 (retreat or surrender militarily) → political/engagement; \
+             Goldstein 10.0 → severity 1 (minimal); 0 sources, 0 articles → confidence 0.05"
+        );
     }
 
     #[test]
