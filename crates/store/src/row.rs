@@ -93,14 +93,18 @@ fn no_nul<'a>(table: &Table, vals: Vec<Val<'a>>) -> Result<Vec<Val<'a>>> {
         if let Val::Text(Some(s)) = v
             && s.contains('\0')
         {
-            return Err(StoreError::Unstorable {
-                table: table.name,
-                field: table.cols.get(i).copied().unwrap_or("?"),
-                reason: "text contains a NUL character, which PostgreSQL cannot store".into(),
-            });
+            return Err(nul_error(table, i));
         }
     }
     Ok(vals)
+}
+
+fn nul_error(table: &Table, col: usize) -> StoreError {
+    StoreError::Unstorable {
+        table: table.name,
+        field: table.cols.get(col).copied().unwrap_or("?"),
+        reason: "text contains a NUL character, which PostgreSQL cannot store".into(),
+    }
 }
 
 /// What a write does when the row's key already exists.
@@ -502,39 +506,106 @@ fn code<T>(parsed: Option<T>, what: &str) -> Result<T, String> {
 
 pub(crate) fn event_vals(e: &Event) -> Result<Vec<Val<'_>>> {
     let t = EVENTS.name;
+    let (actors, links) = (
+        json_list(t, "actors", &e.actors)?,
+        json_list(t, "links", &e.links)?,
+    );
+    no_nul(&EVENTS, event_cols(e, actors, links).into())
+}
+
+/// One event's row with no allocation of its own: the JSON lists are
+/// written into `actors` and `links`, buffers the caller reuses row after
+/// row (a bulk insert binds the row, which copies it, before the next one).
+pub(crate) fn event_row<'a>(
+    e: &'a Event,
+    actors: &'a mut String,
+    links: &'a mut String,
+) -> Result<[Val<'a>; 24]> {
+    json_list_into(actors, &e.actors);
+    json_list_into(links, &e.links);
+    let row = event_cols(e, text(actors), text(links));
+    for (i, v) in row.iter().enumerate() {
+        if let Val::Text(Some(s)) = v
+            && s.contains('\0')
+        {
+            return Err(nul_error(&EVENTS, i));
+        }
+    }
+    Ok(row)
+}
+
+/// The events row in `EVENTS.cols` order, with the JSON lists given.
+fn event_cols<'a>(e: &'a Event, actors: Val<'a>, links: Val<'a>) -> [Val<'a>; 24] {
     let loc = e.location.as_ref();
-    no_nul(
-        &EVENTS,
-        vec![
-            text(&e.id.source),
-            text(&e.id.source_id),
-            Val::Time(micros(e.occurred_at)),
-            Val::Time(micros(e.reported_at)),
-            Val::Real(loc.map(|l| l.point.lat())),
-            Val::Real(loc.map(|l| l.point.lon())),
-            opt_text(loc.map(|l| l.precision.code())),
-            opt_text(
-                loc.and_then(|l| l.country.as_ref())
-                    .map(CountryCode::as_str),
-            ),
-            opt_text(loc.and_then(|l| l.admin1.as_deref())),
-            opt_text(loc.and_then(|l| l.place.as_deref())),
-            opt_text(e.country.as_ref().map(CountryCode::as_str)),
-            text(e.category.code()),
-            text(e.subtype.code()),
-            Val::Int(Some(i64::from(e.severity.get()))),
-            Val::Real(Some(f64::from(e.confidence))),
-            text(&e.title),
-            json_list(t, "actors", &e.actors)?,
-            json_list(t, "links", &e.links)?,
-            Val::Int(e.fatalities.map(i64::from)),
-            Val::Real(e.goldstein.map(f64::from)),
-            Val::Real(e.tone.map(f64::from)),
-            Val::Int(e.mentions.map(i64::from)),
-            text(&e.reason),
-            text(&e.raw),
-        ],
-    )
+    [
+        text(&e.id.source),
+        text(&e.id.source_id),
+        Val::Time(micros(e.occurred_at)),
+        Val::Time(micros(e.reported_at)),
+        Val::Real(loc.map(|l| l.point.lat())),
+        Val::Real(loc.map(|l| l.point.lon())),
+        opt_text(loc.map(|l| l.precision.code())),
+        opt_text(
+            loc.and_then(|l| l.country.as_ref())
+                .map(CountryCode::as_str),
+        ),
+        opt_text(loc.and_then(|l| l.admin1.as_deref())),
+        opt_text(loc.and_then(|l| l.place.as_deref())),
+        opt_text(e.country.as_ref().map(CountryCode::as_str)),
+        text(e.category.code()),
+        text(e.subtype.code()),
+        Val::Int(Some(i64::from(e.severity.get()))),
+        Val::Real(Some(f64::from(e.confidence))),
+        text(&e.title),
+        actors,
+        links,
+        Val::Int(e.fatalities.map(i64::from)),
+        Val::Real(e.goldstein.map(f64::from)),
+        Val::Real(e.tone.map(f64::from)),
+        Val::Int(e.mentions.map(i64::from)),
+        text(&e.reason),
+        text(&e.raw),
+    ]
+}
+
+/// `v` as a JSON array of strings, byte for byte what `serde_json` writes
+/// (so rows are the same whichever path wrote them), into a reused buffer.
+fn json_list_into(out: &mut String, v: &[String]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.clear();
+    out.push('[');
+    for (i, s) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        let mut from = 0;
+        for (at, b) in s.bytes().enumerate() {
+            let esc = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                0..0x20 => "",
+                _ => continue,
+            };
+            out.push_str(s.get(from..at).unwrap_or_default());
+            if esc.is_empty() {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+            } else {
+                out.push_str(esc);
+            }
+            from = at + 1;
+        }
+        out.push_str(s.get(from..).unwrap_or_default());
+        out.push('"');
+    }
+    out.push(']');
 }
 
 pub(crate) fn event_key(id: &EventId) -> [Val<'_>; 2] {
@@ -887,6 +958,22 @@ mod tests {
         // Before 1970 the sub-second part still truncates toward the past.
         let old = DateTime::from_timestamp(-1, 999_999_999).unwrap();
         assert_eq!(micros(old).timestamp_micros(), -1);
+    }
+
+    #[test]
+    fn json_lists_are_written_as_serde_json_writes_them() {
+        let all: String = (0u8..0x80).map(char::from).collect();
+        let cases: Vec<Vec<String>> = vec![
+            vec![],
+            vec![String::new()],
+            vec!["THE EU".into(), "中国 \"quoted\" \\ back/slash".into()],
+            vec![all, "\u{7f}\u{2028}é".into()],
+        ];
+        let mut buf = String::from("left over");
+        for v in cases {
+            json_list_into(&mut buf, &v);
+            assert_eq!(buf, serde_json::to_string(&v).unwrap());
+        }
     }
 
     #[test]

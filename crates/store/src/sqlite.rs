@@ -263,19 +263,28 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx.prepare_cached(&one)?;
             let mut bulk = tx.prepare_cached(&many)?;
-            let mut vals = Vec::with_capacity(SQLITE_EVENT_ROWS * row::EVENTS.cols.len());
+            // Values are bound one by one straight from the event (SQLite
+            // copies each as it is bound), so a row costs no allocation;
+            // the JSON lists reuse two buffers.
+            let (mut actors, mut links) = (String::new(), String::new());
+            let width = row::EVENTS.cols.len();
             let chunks = events.chunks_exact(SQLITE_EVENT_ROWS);
             let tail = chunks.remainder();
             for chunk in chunks {
-                vals.clear();
-                for e in chunk {
-                    vals.extend(row::event_vals(e)?);
+                for (r, e) in chunk.iter().enumerate() {
+                    let vals = row::event_row(e, &mut actors, &mut links)?;
+                    for (c, v) in vals.iter().enumerate() {
+                        bulk.raw_bind_parameter(r * width + c + 1, v)?;
+                    }
                 }
-                accepted += bulk.execute(params_from_iter(vals.iter()))? as u64;
+                accepted += bulk.raw_execute()? as u64;
             }
             for e in tail {
-                let v = row::event_vals(e)?;
-                accepted += stmt.execute(params_from_iter(v.iter()))? as u64;
+                let vals = row::event_row(e, &mut actors, &mut links)?;
+                for (c, v) in vals.iter().enumerate() {
+                    stmt.raw_bind_parameter(c + 1, v)?;
+                }
+                accepted += stmt.raw_execute()? as u64;
             }
         }
         tx.commit()?;
