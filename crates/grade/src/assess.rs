@@ -483,12 +483,17 @@ impl Aggregator {
             .iter()
             .filter(|(_, s)| s.range(from..end).next().is_some())
             .filter_map(|((area, cat), s)| {
-                let (score, _, _) = score(g, area, *cat, s, end, ext)?;
+                let (score, _, _) = score(g, area, *cat, s, end, ext, &|a, b| self.covered(a, b))?;
                 let base = Guideline::level_in(g.thresholds_for(*cat, area), score).0;
                 let st = self.surge(g, s, end);
                 Some((area.clone(), *cat, raise(g, base, &st), score))
             })
             .collect()
+    }
+
+    /// Days in `[from, to)` holding any stored event.
+    fn covered(&self, from: Day, to: Day) -> Option<i64> {
+        Some(self.days.range(from..to).filter(|(_, n)| **n > 0).count() as i64)
     }
 
     fn surge(&self, g: &Guideline, s: &Series, end: Day) -> SurgeTest {
@@ -538,33 +543,50 @@ fn score(
     s: &Series,
     end: Day,
     ext: &ExternalValues,
+    covered: &dyn Fn(Day, Day) -> Option<i64>,
 ) -> Option<(f64, Vec<IndicatorValue>, Sums)> {
     let rules = g.category(cat)?;
     let mut values = Vec::with_capacity(rules.indicators.len());
     for ind in &rules.indicators {
         let w = sums(s, end - ind.window_days as Day, end);
-        let raw = match ind.kind {
-            IndicatorKind::EventCount => w.reports as f64,
-            IndicatorKind::SeverityWeighted => w.points,
-            IndicatorKind::Fatalities => w.fatalities as f64,
-            IndicatorKind::GoldsteinMean => mean(w.gold_sum, w.gold_n),
-            IndicatorKind::ToneMean => mean(w.tone_sum, w.tone_n),
-            IndicatorKind::Surge => {
-                surge_test(&g.surge, s_counts(s, end, &g.surge), g.surge.baseline_days).ratio
-            }
-            IndicatorKind::External => ind
-                .index
-                .as_ref()
-                .and_then(|i| ext.get(i))
-                .and_then(|m| {
-                    m.get(area).or_else(|| match area {
-                        Area::Admin1(c, _) => m.get(&Area::Country(*c)),
-                        _ => None,
+        let raw =
+            match ind.kind {
+                IndicatorKind::EventCount => w.reports as f64,
+                IndicatorKind::SeverityWeighted => w.points,
+                IndicatorKind::Relative => {
+                    let b = ind.baseline_days.unwrap_or(ind.window_days).max(1);
+                    let from = end - ind.window_days as Day;
+                    let normal =
+                        sums(s, from - b as Day, from).points * ind.window_days as f64 / b as f64;
+                    // A quiet area's normal is floored at one severe report.
+                    let floor = g.severity_weight[3].max(f64::MIN_POSITIVE);
+                    match covered(from - b as Day, from) {
+                        // Too little stored history to know the area's normal.
+                        Some(c) if (c as f64) < g.surge.min_coverage * b as f64 => {
+                            if w.points > 0.0 { 1.0 } else { 0.0 }
+                        }
+                        _ => w.points / normal.max(floor),
+                    }
+                }
+                IndicatorKind::Fatalities => w.fatalities as f64,
+                IndicatorKind::GoldsteinMean => mean(w.gold_sum, w.gold_n),
+                IndicatorKind::ToneMean => mean(w.tone_sum, w.tone_n),
+                IndicatorKind::Surge => {
+                    surge_test(&g.surge, s_counts(s, end, &g.surge), g.surge.baseline_days).ratio
+                }
+                IndicatorKind::External => ind
+                    .index
+                    .as_ref()
+                    .and_then(|i| ext.get(i))
+                    .and_then(|m| {
+                        m.get(area).or_else(|| match area {
+                            Area::Admin1(c, _) => m.get(&Area::Country(*c)),
+                            _ => None,
+                        })
                     })
-                })
-                .copied()
-                .unwrap_or(0.0),
-        };
+                    .copied()
+                    .unwrap_or(0.0),
+            };
         let mut n = ind.normalise.apply(raw);
         if let Some(c) = ind.cap {
             n = n.min(c);
@@ -615,8 +637,11 @@ fn grade_series(
 ) -> Option<Assessment> {
     let end = end_day(at);
     let w = g.window_days as Day;
-    let (score, indicators, main) = score(g, area, cat, s, end, ext)?;
-    let (previous, _, _) = score_prev(g, area, cat, s, end - w, ext);
+    let cov = |a: Day, b: Day| agg.covered(a, b);
+    let (value, indicators, main) = score(g, area, cat, s, end, ext, &cov)?;
+    let (previous, _, _) =
+        score(g, area, cat, s, end - w, ext, &cov).unwrap_or((0.0, Vec::new(), Sums::default()));
+    let score = value;
     let t = g.thresholds_for(cat, area);
     let (base, crossed) = Guideline::level_in(t, score);
     let st = agg.surge(g, s, end);
@@ -713,17 +738,6 @@ fn rules_word(g: &Guideline, cat: Category) -> &'static str {
         Some(Aggregation::Mean) => "weighted mean",
         _ => "sum",
     }
-}
-
-fn score_prev(
-    g: &Guideline,
-    area: &Area,
-    cat: Category,
-    s: &Series,
-    end: Day,
-    ext: &ExternalValues,
-) -> (f64, Vec<IndicatorValue>, Sums) {
-    score(g, area, cat, s, end, ext).unwrap_or((0.0, Vec::new(), Sums::default()))
 }
 
 fn sort(out: &mut [Assessment]) {
@@ -842,7 +856,7 @@ mod tests {
 
     #[test]
     fn levels_follow_thresholds_and_explain_themselves() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let at = Utc.with_ymd_and_hms(2019, 10, 25, 0, 0, 0).unwrap();
         // Three severe (weight 2) attacks from distinct reports: 6 points → III (≥ 4).
         let events = vec![
@@ -886,7 +900,7 @@ mod tests {
 
     #[test]
     fn as_of_time_excludes_later_events() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let events = vec![ev("1", 24, 5, Subtype::ArmedConflict, "a")];
         let before = Utc.with_ymd_and_hms(2019, 10, 24, 0, 0, 0).unwrap();
         assert!(assess(&g, &events, before).is_empty());
@@ -947,7 +961,7 @@ mod tests {
 
     #[test]
     fn incremental_equals_batch() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let at = Utc.with_ymd_and_hms(2019, 10, 26, 0, 0, 0).unwrap();
         let events: Vec<Event> = (1..=25)
             .map(|i| {
@@ -981,7 +995,7 @@ mod tests {
     /// fold does) gives exactly the aggregates of one pass over all events.
     #[test]
     fn chunked_fold_through_stored_rows_equals_one_pass() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let events: Vec<Event> = (1..=40)
             .map(|i| {
                 ev(
@@ -1063,7 +1077,7 @@ mod tests {
 
     #[test]
     fn h3_cells_and_sites_are_graded_with_their_own_thresholds() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let res = g.h3_resolution().unwrap();
         let at = Utc.with_ymd_and_hms(2019, 10, 25, 0, 0, 0).unwrap();
         let events = vec![
@@ -1098,7 +1112,7 @@ mod tests {
 
     #[test]
     fn a_surge_raises_the_level_and_says_so() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let at = Utc.with_ymd_and_hms(2019, 10, 29, 0, 0, 0).unwrap();
         // One minor protest every 4 days for four weeks, then 8 in 2 days.
         let mut events: Vec<Event> = (1..=24)

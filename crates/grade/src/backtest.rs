@@ -16,6 +16,9 @@ pub struct Crisis {
     pub category: Category,
     pub name: String,
     pub source: String,
+    /// For a quiet control period: its last day (the period runs from
+    /// `date`). A control checks for false alarms, not for a catch.
+    pub until: Option<NaiveDate>,
 }
 
 /// What the replay found for one crisis.
@@ -34,6 +37,9 @@ pub struct CrisisResult {
     pub max_level: Level,
     /// Days in the look window with events for the country × category.
     pub days_with_data: u32,
+    /// For a control: days in the period, and days at the alert level or above.
+    pub control_days: u32,
+    pub alert_days: u32,
 }
 
 /// Per area kind, what the replay counted.
@@ -99,7 +105,7 @@ pub fn run(
     let mut hi = d1;
     for c in crises {
         let cd = day_of(c.date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-        if cd >= d0 && cd <= d1 {
+        if cd >= d0 && cd <= d1 && c.until.is_none() {
             lo = lo.min(cd - opt.lead_days as i32);
             hi = hi.max(cd + opt.grace_days as i32);
         }
@@ -183,8 +189,32 @@ fn check_crisis(
         days_early: None,
         max_level: Level::Normal,
         days_with_data: 0,
+        control_days: 0,
+        alert_days: 0,
     };
     if cd < d0 || cd > d1 {
+        return r;
+    }
+    if let Some(until) = c.until {
+        // A quiet control: every day of the period at the alert level or
+        // above is a false alarm.
+        let ud = day_of(until.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()).min(d1);
+        r.control_days = (ud - cd + 1).max(0) as u32;
+        if let Some(series) = levels.get(&(c.country, c.category)) {
+            for (d, l) in series.range(cd..=ud) {
+                r.days_with_data += 1;
+                r.max_level = r.max_level.max(*l);
+                if *l >= opt.alert_level {
+                    r.alert_days += 1;
+                    r.first_alert.get_or_insert(start_of(*d).date_naive());
+                }
+            }
+        }
+        r.status = if r.alert_days == 0 {
+            "quiet"
+        } else {
+            "false alarm"
+        };
         return r;
     }
     let Some(series) = levels.get(&(c.country, c.category)) else {
@@ -251,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_build_up_is_caught_days_early_and_counted() {
-        let g = Guideline::default_shipped().unwrap();
+        let g = crate::guideline::linear_for_tests();
         let start = NaiveDate::from_ymd_opt(2023, 3, 1).unwrap();
         // Quiet March (one minor event a week), then a daily escalation in
         // April: three severe events a day from 2023-04-10.
@@ -274,6 +304,7 @@ mod tests {
             category: Category::Security,
             name: "test".into(),
             source: "test".into(),
+            until: None,
         };
         let quiet = Crisis {
             country: CountryCode::parse("NE").unwrap(),

@@ -113,6 +113,10 @@ struct RawIndicator {
     /// For `external`: the index name declared under `[external.NAME]`.
     #[serde(default)]
     index: Option<Spanned<String>>,
+    /// For `relative`: the days of the area's own history before the
+    /// window that set its normal.
+    #[serde(default)]
+    baseline_days: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,10 +144,15 @@ pub enum IndicatorKind {
     Surge,
     /// A value per area from an external index (CSV), constant in time.
     External,
+    /// The window's severity-weighted sum ÷ the area's own average per
+    /// window over the `baseline_days` before it (that average floored at
+    /// one point, so a quiet area's first report is not an infinite rise):
+    /// how many times its own normal the area is now.
+    Relative,
 }
 
 impl IndicatorKind {
-    pub const ALL: [(&'static str, IndicatorKind); 7] = [
+    pub const ALL: [(&'static str, IndicatorKind); 8] = [
         ("event_count", IndicatorKind::EventCount),
         ("severity_weighted", IndicatorKind::SeverityWeighted),
         ("fatalities", IndicatorKind::Fatalities),
@@ -151,6 +160,7 @@ impl IndicatorKind {
         ("tone_mean", IndicatorKind::ToneMean),
         ("surge", IndicatorKind::Surge),
         ("external", IndicatorKind::External),
+        ("relative", IndicatorKind::Relative),
     ];
     pub fn code(self) -> &'static str {
         Self::ALL
@@ -234,6 +244,8 @@ pub struct Indicator {
     pub cap: Option<f64>,
     /// External index name (for `External`).
     pub index: Option<String>,
+    /// Days of the area's own history that set its normal (for `Relative`).
+    pub baseline_days: Option<i64>,
 }
 
 impl Indicator {
@@ -692,6 +704,37 @@ impl Guideline {
                     }
                     (_, None) => None,
                 };
+                let baseline_days = match (kind, &ind.baseline_days) {
+                    (IndicatorKind::Relative, None) => {
+                        return cx.bad(
+                            ind.kind.span(),
+                            &format!("{ikey}.baseline_days"),
+                            "a relative indicator needs baseline_days: the days of the area's own history that set its normal",
+                        );
+                    }
+                    (IndicatorKind::Relative, Some(b)) => {
+                        if *b.get_ref() < *ind.window_days.get_ref() {
+                            return cx.bad(
+                                b.span(),
+                                &format!("{ikey}.baseline_days"),
+                                format!(
+                                    "the baseline must be at least one window ({} days), got {}",
+                                    ind.window_days.get_ref(),
+                                    b.get_ref()
+                                ),
+                            );
+                        }
+                        Some(*b.get_ref())
+                    }
+                    (_, Some(b)) => {
+                        return cx.bad(
+                            b.span(),
+                            &format!("{ikey}.baseline_days"),
+                            "only a relative indicator takes baseline_days",
+                        );
+                    }
+                    (_, None) => None,
+                };
                 indicators.push(Indicator {
                     kind,
                     window_days: *ind.window_days.get_ref(),
@@ -699,6 +742,7 @@ impl Guideline {
                     normalise,
                     cap,
                     index,
+                    baseline_days,
                 });
             }
             categories.insert(
@@ -900,7 +944,11 @@ impl Guideline {
         let longest = self
             .categories
             .values()
-            .flat_map(|c| c.indicators.iter().map(|i| i.window_days))
+            .flat_map(|c| {
+                c.indicators
+                    .iter()
+                    .map(|i| i.window_days + i.baseline_days.unwrap_or(0))
+            })
             .max()
             .unwrap_or(1)
             .max(self.window_days);
@@ -924,6 +972,37 @@ impl fmt::Display for Guideline {
             level_name(self.surge.floor)
         )
     }
+}
+
+/// The mechanics tests' guideline: the shipped file with linear security
+/// and political scores (severity-weighted sum + log fatalities) and round
+/// thresholds, so a test can compute a level by hand.
+#[cfg(test)]
+pub(crate) fn linear_for_tests() -> Guideline {
+    let mut text = DEFAULT_TOML.to_string();
+    for cat in ["security", "political"] {
+        let head = format!("[categories.{cat}]");
+        let start = text.find(&head).unwrap();
+        let end = start + text[start..].find("\n]\n").unwrap() + 3;
+        text.replace_range(
+            start..end,
+            &format!(
+                "{head}\naggregation = \"sum\"\nthresholds = {{ IV = 1.0, III = 4.0, II = 12.0, I = 30.0 }}\nindicators = [\n  {{ kind = \"severity_weighted\", window_days = 7, weight = 1.0 }},\n  {{ kind = \"fatalities\", window_days = 7, weight = 1.0, normalise = \"log1p\" }},\n  {{ kind = \"goldstein_mean\", window_days = 7, weight = 0.05, normalise = \"negative\" }},\n]\n"
+            ),
+        );
+    }
+    let text = text
+        .replacen("threshold_scale = 0.75", "threshold_scale = 0.5", 1)
+        .replace(
+            "threshold_scale = 0.5\nresolution",
+            "threshold_scale = 0.25\nresolution",
+        )
+        .replacen(
+            "[areas.site]\nenabled = true\nthreshold_scale = 0.5",
+            "[areas.site]\nenabled = true\nthreshold_scale = 0.25",
+            1,
+        );
+    Guideline::parse("linear.toml", &text).unwrap()
 }
 
 #[cfg(test)]
@@ -954,8 +1033,8 @@ mod tests {
         let g = Guideline::default_shipped().unwrap();
         assert_eq!(g.level_for(Category::Security, 0.5).0, Level::Normal);
         assert_eq!(
-            g.level_for(Category::Security, 4.0),
-            (Level::III, Some(4.0))
+            g.level_for(Category::Security, 5.5),
+            (Level::III, Some(5.1))
         );
         assert_eq!(g.level_for(Category::Security, 1e9).0, Level::I);
         assert_eq!(
@@ -1042,15 +1121,15 @@ mod tests {
             "0 to 15, got 16",
         );
         let text = DEFAULT_TOML.replacen(
-            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.5",
-            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.5\nresolution = 4",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.75",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.75\nresolution = 4",
             1,
         );
         let err = Guideline::parse("g.toml", &text).unwrap_err().to_string();
         assert!(err.contains("only areas.h3 takes a resolution"), "{err}");
         // The aggregation spec changes with what the aggregates depend on,
         // and not with thresholds.
-        let t = DEFAULT_TOML.replacen("IV = 1.0, III = 4.0", "IV = 1.5, III = 4.0", 1);
+        let t = DEFAULT_TOML.replacen("IV = 2.9, III = 5.1", "IV = 3.0, III = 5.1", 1);
         let same = Guideline::parse("g.toml", &t).unwrap();
         assert_eq!(same.aggregation_spec(), g.aggregation_spec());
         let t = DEFAULT_TOML.replacen("resolution = 5", "resolution = 6", 1);

@@ -66,6 +66,8 @@ pub fn read_crises(path: &Path) -> Result<Vec<Crisis>> {
         col("name")?,
         col("source")?,
     );
+    // Optional: the last day of a quiet control period.
+    let ui = h.iter().position(|x| x == "until");
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.with_context(|| format!("{name}: unreadable row"))?;
@@ -81,12 +83,25 @@ pub fn read_crises(path: &Path) -> Result<Vec<Crisis>> {
         if f(si).is_empty() {
             bail!("{name}:{line}: source: every crisis needs a source");
         }
+        let until = match ui.map(f).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => {
+                let u = NaiveDate::parse_from_str(&u, "%Y-%m-%d").with_context(|| {
+                    format!("{name}:{line}: until: expected YYYY-MM-DD or empty, got {u:?}")
+                })?;
+                if u < date {
+                    bail!("{name}:{line}: until: {u} is before date {date}");
+                }
+                Some(u)
+            }
+        };
         out.push(Crisis {
             country,
             date,
             category,
             name: f(ni),
             source: f(si),
+            until,
         });
     }
     Ok(out)
@@ -121,6 +136,10 @@ struct CrisisOut {
     days_early: Option<i64>,
     max_level: String,
     days_with_data: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until: Option<String>,
+    control_days: u32,
+    alert_days: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,6 +245,9 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 days_early: c.days_early,
                 max_level: c.max_level.code().into(),
                 days_with_data: c.days_with_data,
+                until: c.crisis.until.map(|u| u.to_string()),
+                control_days: c.control_days,
+                alert_days: c.alert_days,
             })
             .collect(),
     };
@@ -274,12 +296,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             println!("  … {} more (--json for all)", report.alerts.len() - 15);
         }
     }
-    if !report.crises.is_empty() {
+    let (controls, crises): (Vec<&CrisisOut>, Vec<&CrisisOut>) =
+        report.crises.iter().partition(|c| c.until.is_some());
+    if !crises.is_empty() {
+        let caught = crises.iter().filter(|c| c.status == "caught").count();
+        let tested = crises
+            .iter()
+            .filter(|c| !matches!(c.status.as_str(), "outside range" | "no data"))
+            .count();
         println!(
-            "\nknown crises (level {} within 60 days before the date):",
+            "\nknown crises (level {} within 60 days before the date): {caught} caught of {tested} with data",
             report.alert_level
         );
-        for c in &report.crises {
+        for c in &crises {
             let how = match (c.status.as_str(), c.days_early) {
                 ("caught", Some(d)) => format!(
                     "caught {d} days early (first {})",
@@ -298,6 +327,47 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 how
             );
         }
+    }
+    if !controls.is_empty() {
+        let (days, alert_days): (u32, u32) = controls
+            .iter()
+            .filter(|c| c.status != "outside range")
+            .fold((0, 0), |a, c| (a.0 + c.control_days, a.1 + c.alert_days));
+        println!(
+            "\nquiet controls: {alert_days} of {days} control days at level {} or above (false-alarm rate {:.1}%)",
+            report.alert_level,
+            if days > 0 {
+                100.0 * f64::from(alert_days) / f64::from(days)
+            } else {
+                0.0
+            }
+        );
+        for c in &controls {
+            println!(
+                "  {} … {} {} {:<10} {:<34} max {:<3} {} ({} of {} days)",
+                c.date,
+                c.until.as_deref().unwrap_or(""),
+                c.country,
+                c.category,
+                out::short(&c.name, 34),
+                c.max_level,
+                c.status,
+                c.alert_days,
+                c.control_days
+            );
+        }
+    }
+    let years = f64::from(report.days) / 365.0;
+    let mut per_country: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for a in &report.alerts {
+        *per_country.entry(a.area.as_str()).or_default() += 1;
+    }
+    if !per_country.is_empty() && years > 0.0 {
+        let parts: Vec<String> = per_country
+            .iter()
+            .map(|(c, n)| format!("{c} {:.1}", *n as f64 / years))
+            .collect();
+        println!("\ncountry alerts per country-year: {}", parts.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }
