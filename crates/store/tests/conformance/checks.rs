@@ -430,3 +430,4 @@ pub fn check_failed_batch_stores_nothing(store: &mut dyn Store) {
 pub use crate::access::*;
 pub use crate::feeds::*;
 pub use crate::incidents::*;
+pub use crate::risk::*;

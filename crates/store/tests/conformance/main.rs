@@ -12,6 +12,7 @@ mod feeds;
 mod fixtures;
 mod incidents;
 mod notify;
+mod risk;
 mod stamps;
 mod units;
 
@@ -52,6 +53,8 @@ conformance! {
         check_incident_with_nul_is_refused_and_nothing_is_stored,
         check_merges_are_idempotent_and_move_with_their_cluster,
         check_quarantine_rows_by_id,
+        check_risk_fold_counts_each_stored_event_once,
+        check_risk_fold_refuses_unreadable_rows_and_stores_nothing,
     ],
     engine: [
         check_feed_state_survives_reopen,
