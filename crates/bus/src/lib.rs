@@ -81,6 +81,11 @@ pub trait Transport {
     /// Creates the durable subscription, or joins it if it exists (several
     /// workers on one durable share its messages).
     fn subscribe(&self, spec: &Subscribe) -> impl Future<Output = Result<Self::Sub>>;
+    /// The backlog (waiting plus unacknowledged) summed over every consumer
+    /// of a durable subscription, whichever worker holds it; `None` when no
+    /// consumer of that durable exists. How a worker knows the stage before
+    /// it has drained.
+    fn backlog_of(&self, durable: &str) -> impl Future<Output = Result<Option<u64>>>;
 }
 
 /// Messages from a durable subscription.

@@ -224,6 +224,18 @@ impl Transport for MemoryBus {
             next: 0,
         })
     }
+
+    async fn backlog_of(&self, durable: &str) -> Result<Option<u64>> {
+        let st = self.inner.lock();
+        let head = format!("{durable}-");
+        let mut found = None;
+        for (name, c) in &st.consumers {
+            if name.starts_with(&head) {
+                *found.get_or_insert(0) += (c.ready.len() + c.inflight.len()) as u64;
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// A reader of one in-process durable subscription.

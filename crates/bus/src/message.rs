@@ -121,6 +121,13 @@ impl Fields<'_> {
     }
 }
 
+/// The country an event is graded in: its own, else its location's (the
+/// grade stage's rule, and so the partition its record goes to).
+pub fn event_country(e: &Event) -> Option<farguard_model::CountryCode> {
+    e.country
+        .or_else(|| e.location.as_ref().and_then(|l| l.country))
+}
+
 /// An event is stored (accepted now or earlier): ingest → grade. The grade
 /// stage reads the window from the store; the record says enough to route
 /// and to log without it.
@@ -141,9 +148,7 @@ impl EventAccepted {
     /// The record of a stored event; its partition is the country grading
     /// puts it in (the event's country, else its location's).
     pub fn of(e: &Event) -> Self {
-        let country = e
-            .country
-            .or_else(|| e.location.as_ref().and_then(|l| l.country));
+        let country = event_country(e);
         Self {
             v: VERSION,
             event: e.id.to_string(),

@@ -179,6 +179,24 @@ impl Transport for NatsBus {
         }
         Ok(NatsSubscription { consumers, next: 0 })
     }
+
+    async fn backlog_of(&self, durable: &str) -> Result<Option<u64>> {
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| BusError::js("reading the stream", format!("{}: {e}", self.stream)))?;
+        let head = format!("{durable}-");
+        let mut found = None;
+        let mut infos = stream.consumers();
+        while let Some(info) = infos.next().await {
+            let info = info.map_err(|e| BusError::js("listing consumers", e))?;
+            if info.name.starts_with(&head) {
+                *found.get_or_insert(0) += info.num_pending + info.num_ack_pending as u64;
+            }
+        }
+        Ok(found)
+    }
 }
 
 fn count(

@@ -169,8 +169,11 @@ async fn delivers_in_order_and_acks<T: Transport>(bus: &T, s: &Subjects) {
     );
     assert!(got.iter().all(|m| m.delivered() == 1));
     assert_eq!(sub.backlog().await.unwrap(), 5, "fetched, not yet acked");
+    assert_eq!(bus.backlog_of("grade").await.unwrap(), Some(5));
+    assert_eq!(bus.backlog_of("gra").await.unwrap(), None);
     ack_all(got).await;
     assert_eq!(sub.backlog().await.unwrap(), 0);
+    assert_eq!(bus.backlog_of("grade").await.unwrap(), Some(0));
     assert!(
         sub.fetch(10, Duration::from_millis(300))
             .await
