@@ -6,8 +6,10 @@
 //! polygons (`lat,lon lat,lon …`, first point repeated last).
 
 use crate::NotifyError;
+use crate::template::Lang;
 use chrono::{DateTime, SecondsFormat, Utc};
 use farguard_model::{CapStatus, Category, Level, MsgType, Point, Polygon};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Where the alert applies.
@@ -206,6 +208,103 @@ pub fn write(a: &CapAlert) -> Result<String, NotifyError> {
     Ok(x)
 }
 
+/// What an issued farguard CAP document says that its update or
+/// cancellation repeats: the sender, each language's event and headline,
+/// and the area. Reads only what [`write`] writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issued {
+    pub sender: String,
+    pub headline: BTreeMap<Lang, String>,
+    pub event: BTreeMap<Lang, String>,
+    pub area: CapArea,
+}
+
+fn unesc(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Every text of element `tag` in `xml`, in order.
+fn all<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = vec![];
+    let mut rest = xml;
+    while let Some(a) = rest.find(&open) {
+        let after = &rest[a + open.len()..];
+        let Some(b) = after.find(&close) else { break };
+        out.push(&after[..b]);
+        rest = &after[b + close.len()..];
+    }
+    out
+}
+
+fn first(xml: &str, tag: &str) -> Result<String, NotifyError> {
+    all(xml, tag)
+        .first()
+        .map(|s| unesc(s))
+        .ok_or_else(|| NotifyError::Cap(format!("the issued document has no <{tag}>")))
+}
+
+fn point(s: &str) -> Result<Point, NotifyError> {
+    let bad = || NotifyError::Cap(format!("{s:?} is not a lat,lon point"));
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    let (lat, lon) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    Point::new(lat, lon).map_err(|e| NotifyError::Cap(e.to_string()))
+}
+
+/// Reads an issued document back (see [`Issued`]).
+pub fn read_issued(xml: &str) -> Result<Issued, NotifyError> {
+    let mut headline = BTreeMap::new();
+    let mut event = BTreeMap::new();
+    let infos = all(xml, "info");
+    for info in &infos {
+        let l = match first(info, "language")?.as_str() {
+            t if t.starts_with("zh") => Lang::Zh,
+            _ => Lang::En,
+        };
+        headline.insert(l, first(info, "headline")?);
+        event.insert(l, first(info, "event")?);
+    }
+    let Some(info) = infos.first() else {
+        return Err(NotifyError::Cap("the issued document has no <info>".into()));
+    };
+    let mut circles = vec![];
+    for c in all(info, "circle") {
+        let (p, r) = c.trim().split_once(' ').ok_or_else(|| {
+            NotifyError::Cap(format!("circle {c:?}: expected \"lat,lon radius\""))
+        })?;
+        let km: f64 = r
+            .trim()
+            .parse()
+            .map_err(|_| NotifyError::Cap(format!("circle {c:?}: radius is not a number")))?;
+        circles.push((point(p)?, km));
+    }
+    let mut polygons = vec![];
+    for p in all(info, "polygon") {
+        let ring = p
+            .split_whitespace()
+            .map(point)
+            .collect::<Result<Vec<_>, _>>()?;
+        polygons.push(Polygon::new(ring).map_err(|e| NotifyError::Cap(e.to_string()))?);
+    }
+    Ok(Issued {
+        sender: first(xml, "sender")?,
+        headline,
+        event,
+        area: CapArea {
+            desc: first(info, "areaDesc")?,
+            circles,
+            polygons,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +314,51 @@ mod tests {
     fn sent_has_the_cap_form() {
         let t = Utc.with_ymd_and_hms(2019, 10, 24, 14, 30, 0).unwrap();
         assert_eq!(cap_time(t), "2019-10-24T14:30:00+00:00");
+    }
+
+    #[test]
+    fn an_issued_document_reads_back() {
+        let t = Utc.with_ymd_and_hms(2019, 10, 24, 14, 30, 0).unwrap();
+        let info = |l: &str, h: &str| CapInfo {
+            language: l.into(),
+            event: format!("{h} event"),
+            headline: h.into(),
+            description: "d".into(),
+            instruction: "i".into(),
+            contact: "c".into(),
+            sender_name: "s".into(),
+        };
+        let ring = [(1.0, 1.0), (1.0, 2.0), (2.0, 2.0), (1.0, 1.0)]
+            .iter()
+            .map(|(a, b)| Point::new(*a, *b).unwrap())
+            .collect();
+        let area = CapArea {
+            desc: "Barcelona & port".into(),
+            circles: vec![(Point::new(41.38, 2.18).unwrap(), 25.0)],
+            polygons: vec![Polygon::new(ring).unwrap()],
+        };
+        let x = write(&CapAlert {
+            identifier: "fg.x".into(),
+            sender: "fg@x.example".into(),
+            sent: t,
+            status: CapStatus::Test,
+            msg_type: MsgType::Alert,
+            references: vec![],
+            restriction: "r".into(),
+            category: Category::Security,
+            level: Level::II,
+            observed: true,
+            expires: None,
+            infos: vec![info("zh-CN", "冲突 <1>"), info("en-US", "Clashes <1>")],
+            area: area.clone(),
+            incidents: vec![],
+        })
+        .unwrap();
+        let r = read_issued(&x).unwrap();
+        assert_eq!(r.sender, "fg@x.example");
+        assert_eq!(r.headline[&Lang::Zh], "冲突 <1>");
+        assert_eq!(r.event[&Lang::En], "Clashes <1> event");
+        assert_eq!(r.area, area);
     }
 
     #[test]

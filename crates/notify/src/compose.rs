@@ -1,6 +1,11 @@
 //! Composition: from an alert input and the resolved recipients to one alert
-//! record (with its CAP document), one outbox record per (recipient,
-//! channel), and each person's check-in credentials.
+//! record (with its CAP document), its texts — one per (language, template),
+//! rendered once with everything the recipients share — and one slim outbox
+//! row per (recipient, channel) carrying only what differs: the address, the
+//! name, the nearest mission, why this recipient. The message is completed
+//! when it is sent ([`crate::outbox`]), with the check-in credentials derived
+//! for its row ([`crate::checkin`]), so composing a million recipients
+//! writes no per-recipient text and draws no per-recipient randomness.
 //!
 //! Who is exposed is decided before this module (the CLI wires exposure and
 //! incidents); this module decides what each recipient is told, in their
@@ -12,12 +17,12 @@
 
 use crate::NotifyError;
 use crate::cap::{self, CapAlert, CapArea, CapInfo};
-use crate::checkin::{self, Issued};
+use crate::checkin::AlertSecret;
 use crate::template::{Lang, Templates};
 use chrono::{DateTime, Duration, Utc};
 use farguard_model::{
-    AlertRecord, CapStatus, Category, ChannelKind, CheckinState, CheckinStatus, CheckinToken,
-    CountryCode, Delivery, DeliveryState, Level, MsgType, OrgKind, Point,
+    AlertRecord, AlertText, CapStatus, Category, ChannelKind, CountryCode, Delivery, DeliveryState,
+    Level, MsgType, OrgKind, Outgoing, Point, Queued, RecipientVars,
 };
 use std::collections::BTreeMap;
 
@@ -49,6 +54,9 @@ pub struct Recipient {
     pub country: Option<CountryCode>,
     /// Why this recipient is exposed, in words.
     pub reason: String,
+    /// The nearest-mission line this recipient was already told (updates
+    /// and reminders repeat it); `None`: found from `missions` by location.
+    pub mission: Option<String>,
 }
 
 /// An embassy or consulate: a registry organisation of kind embassy or
@@ -124,38 +132,31 @@ pub struct AlertInput {
     pub expires: Option<DateTime<Utc>>,
     /// Why this alert (the trigger and its explanation).
     pub reason: String,
+    /// The operator's words for an update or a cancellation (`{message}`).
+    pub message: Option<String>,
 }
 
-/// How to address and secure the messages.
+/// How to address the messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// The check-in page; the token is appended as `?t=…`.
-    pub checkin_base_url: String,
+    /// How long a check-in credential is valid after its message is queued.
     pub checkin_ttl: Duration,
     /// Used when a recipient has no contact at all (`None`: a dead record).
     pub fallback: Option<Contact>,
 }
 
-/// One person's credentials, returned once so the caller can hand them to
-/// the person (they are in the messages) and never stored in clear.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedCheckin {
-    pub recipient: String,
-    pub link: String,
-    pub token: String,
-    pub reply_code: String,
-}
-
-/// The result of composing one alert.
+/// The result of composing one alert: what the store queues.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Composed {
     pub record: AlertRecord,
-    pub deliveries: Vec<Delivery>,
-    pub tokens: Vec<CheckinToken>,
-    /// A `no_answer` row per person, so the accountability view counts them
-    /// before anyone answers.
-    pub states: Vec<CheckinState>,
-    pub issued: Vec<IssuedCheckin>,
+    /// The alert's check-in secret (the store keeps the first one it is
+    /// given for an alert; credentials are derived from the stored one).
+    pub secret: AlertSecret,
+    pub checkin_ttl: Duration,
+    /// When the rows are queued: the alert's `sent`, or the reminder's time.
+    pub queued_at: DateTime<Utc>,
+    pub texts: Vec<AlertText>,
+    pub rows: Vec<Outgoing>,
 }
 
 /// The stable alert id for (scope, msg type, sequence).
@@ -174,6 +175,11 @@ pub fn alert_id(scope: &str, msg_type: MsgType, sequence: u32) -> String {
         "fg.{slug}.{}.{sequence}",
         msg_type.code().to_ascii_lowercase()
     )
+}
+
+/// The CAP `references` entry for an alert: `sender,identifier,sent`.
+pub fn reference(sender: &str, a: &AlertRecord) -> String {
+    format!("{sender},{},{}", a.id, cap::cap_time(a.sent))
 }
 
 fn lines(v: Option<&Vec<String>>) -> String {
@@ -196,7 +202,8 @@ fn pick(m: &BTreeMap<Lang, String>, l: Lang) -> Result<&str, NotifyError> {
         })
 }
 
-fn mission_line(
+/// The nearest mission line, in `lang`.
+pub fn mission_line(
     lang: Lang,
     m: Option<(&Mission, Option<f64>)>,
     country: Option<CountryCode>,
@@ -268,7 +275,176 @@ pub fn validate_contact(recipient: &str, c: &Contact) -> Result<(), NotifyError>
     }
 }
 
-/// Composes one alert for `recipients`.
+/// The template names of one kind of message.
+struct Family {
+    subject: &'static str,
+    person: &'static str,
+    person_sms: &'static str,
+    org: Option<&'static str>,
+}
+
+fn family(m: MsgType) -> Family {
+    match m {
+        MsgType::Alert => Family {
+            subject: "subject",
+            person: "body",
+            person_sms: "sms",
+            org: Some("org_body"),
+        },
+        MsgType::Update => Family {
+            subject: "update_subject",
+            person: "update_body",
+            person_sms: "update_sms",
+            org: Some("update_org_body"),
+        },
+        MsgType::Cancel => Family {
+            subject: "cancel_subject",
+            person: "cancel_body",
+            person_sms: "cancel_sms",
+            org: Some("cancel_org_body"),
+        },
+    }
+}
+
+const REMINDER: Family = Family {
+    subject: "reminder_subject",
+    person: "reminder_body",
+    person_sms: "reminder_sms",
+    org: None,
+};
+
+/// Builds the texts of one alert lazily: one per (language, body template),
+/// rendered with the alert-wide variables, the per-recipient ones kept.
+struct Texts<'a> {
+    templates: &'a Templates,
+    round: u32,
+    family: Family,
+    vars: BTreeMap<Lang, BTreeMap<&'static str, String>>,
+    index: BTreeMap<(Lang, &'static str), u32>,
+    out: Vec<AlertText>,
+}
+
+impl Texts<'_> {
+    fn get(
+        &mut self,
+        lang: Lang,
+        kind: RecipientKind,
+        ch: ChannelKind,
+    ) -> Result<u32, NotifyError> {
+        let body = match (kind, ch) {
+            (RecipientKind::Person, ChannelKind::Sms) => self.family.person_sms,
+            (RecipientKind::Person, _) => self.family.person,
+            (RecipientKind::Organisation, _) => self.family.org.unwrap_or(self.family.person),
+        };
+        if let Some(i) = self.index.get(&(lang, body)) {
+            return Ok(*i);
+        }
+        let empty = BTreeMap::new();
+        let vars = self.vars.get(&lang).unwrap_or(&empty);
+        let subject = self
+            .templates
+            .render_partial(lang, self.family.subject, vars)?;
+        let text = self.templates.render_partial(lang, body, vars)?;
+        let i = u32::try_from(self.out.len()).unwrap_or(u32::MAX);
+        self.out.push(AlertText {
+            round: self.round,
+            language: lang.code().into(),
+            template: body.into(),
+            accountable: kind == RecipientKind::Person,
+            subject,
+            body: text,
+        });
+        self.index.insert((lang, body), i);
+        Ok(i)
+    }
+}
+
+/// One row per usable contact (and a dead row, with the reason, per
+/// unusable one or for a recipient with nothing to reach them by).
+fn address(
+    r: &Recipient,
+    lang: Lang,
+    vars: RecipientVars,
+    slot_suffix: &str,
+    opts: &Options,
+    texts: &mut Texts<'_>,
+    rows: &mut Vec<Outgoing>,
+) -> Result<(), NotifyError> {
+    let fallback;
+    let contacts: &[Contact] = if r.contacts.is_empty() {
+        fallback = opts.fallback.iter().cloned().collect::<Vec<_>>();
+        &fallback
+    } else {
+        &r.contacts
+    };
+    if contacts.is_empty() {
+        rows.push(Outgoing {
+            recipient: r.id.clone(),
+            slot: format!("none{slot_suffix}"),
+            channel: ChannelKind::File,
+            address: String::new(),
+            text: texts.get(lang, r.kind, ChannelKind::File)?,
+            vars,
+            dead: Some("no contact registered and no fallback channel configured".into()),
+        });
+        return Ok(());
+    }
+    let mut per_channel: [u32; 4] = [0; 4];
+    let mut vars = Some(vars);
+    for (k, c) in contacts.iter().enumerate() {
+        let slot_no = match c.channel {
+            ChannelKind::Webhook => 0,
+            ChannelKind::Email => 1,
+            ChannelKind::Sms => 2,
+            ChannelKind::File => 3,
+        };
+        let n = per_channel[slot_no];
+        per_channel[slot_no] += 1;
+        let slot = if n == 0 {
+            format!("{}{slot_suffix}", c.channel)
+        } else {
+            format!("{}#{n}{slot_suffix}", c.channel)
+        };
+        rows.push(Outgoing {
+            recipient: r.id.clone(),
+            slot,
+            channel: c.channel,
+            address: c.address.clone(),
+            text: texts.get(lang, r.kind, c.channel)?,
+            // The last contact takes the values; the others copy them.
+            vars: if k + 1 == contacts.len() {
+                vars.take().unwrap_or_default()
+            } else {
+                vars.clone().unwrap_or_default()
+            },
+            dead: validate_contact(&r.id, c).err().map(|e| e.to_string()),
+        });
+    }
+    Ok(())
+}
+
+fn mission_for(r: &Recipient, lang: Lang, missions: &[Mission]) -> String {
+    match &r.mission {
+        Some(m) => m.clone(),
+        None => mission_line(
+            lang,
+            nearest_mission(missions, r.country, r.location),
+            r.country,
+        ),
+    }
+}
+
+fn level_text(lang: Lang, level: Level, short: bool) -> String {
+    match (lang, short) {
+        (Lang::Zh, false) => format!("{}级 {}", level.code(), level.label_zh()),
+        (Lang::En, false) => format!("Level {} ({})", level.code(), level.label_en()),
+        (Lang::Zh, true) => format!("{}级", level.code()),
+        (Lang::En, true) => format!("Level {}", level.code()),
+    }
+}
+
+/// Composes one alert for `recipients`: its record and CAP document, its
+/// texts and one row per (recipient, channel).
 pub fn compose(
     input: &AlertInput,
     recipients: &[Recipient],
@@ -280,6 +456,7 @@ pub fn compose(
     let sent_text = input.sent.format("%Y-%m-%d %H:%M UTC").to_string();
     // One info block per language, in a fixed order (Chinese first).
     let mut infos = Vec::new();
+    let mut vars = BTreeMap::new();
     for l in Lang::ALL {
         let headline = pick(&input.headline, l)?.to_string();
         let contact_lines = input
@@ -287,6 +464,10 @@ pub fn compose(
             .get(&l)
             .cloned()
             .unwrap_or_default();
+        let description = match &input.message {
+            Some(m) => format!("{m}\n\n{}", input.reason),
+            None => input.reason.clone(),
+        };
         infos.push(CapInfo {
             language: l.tag().into(),
             event: input
@@ -294,8 +475,8 @@ pub fn compose(
                 .get(&l)
                 .cloned()
                 .unwrap_or_else(|| headline.clone()),
-            headline,
-            description: input.reason.clone(),
+            headline: headline.clone(),
+            description,
             instruction: input
                 .advice
                 .get(&l)
@@ -304,6 +485,16 @@ pub fn compose(
             contact: contact_lines.join("; "),
             sender_name: input.sender_name.clone(),
         });
+        let v: BTreeMap<&'static str, String> = BTreeMap::from([
+            ("headline", headline),
+            ("level", level_text(l, input.level, false)),
+            ("area", input.area.desc.clone()),
+            ("sent", sent_text.clone()),
+            ("advice", lines(input.advice.get(&l))),
+            ("contacts", lines(input.emergency_contacts.get(&l))),
+            ("message", input.message.clone().unwrap_or_default()),
+        ]);
+        vars.insert(l, v);
     }
     let cap_xml = cap::write(&CapAlert {
         identifier: id.clone(),
@@ -321,127 +512,23 @@ pub fn compose(
         area: input.area.clone(),
         incidents: input.incident.iter().cloned().collect(),
     })?;
-
-    let mut deliveries = Vec::new();
-    let mut tokens = Vec::new();
-    let mut states = Vec::new();
-    let mut issued = Vec::new();
-    let expires = input.sent + opts.checkin_ttl;
+    let mut texts = Texts {
+        templates,
+        round: 0,
+        family: family(input.msg_type),
+        vars,
+        index: BTreeMap::new(),
+        out: Vec::new(),
+    };
+    let mut rows = Vec::with_capacity(recipients.len());
     for r in recipients {
         let lang = Lang::for_person(&r.language);
-        let nearest = nearest_mission(missions, r.country, r.location);
-        let level = match lang {
-            Lang::Zh => format!("{}级 {}", input.level.code(), input.level.label_zh()),
-            Lang::En => format!("Level {} ({})", input.level.code(), input.level.label_en()),
+        let vars = RecipientVars {
+            name: r.name.clone(),
+            mission: mission_for(r, lang, missions),
+            why: r.reason.clone(),
         };
-        let mut vars: BTreeMap<&str, String> = BTreeMap::new();
-        vars.insert("name", r.name.clone());
-        vars.insert("headline", pick(&input.headline, lang)?.to_string());
-        vars.insert("level", level);
-        vars.insert("area", input.area.desc.clone());
-        vars.insert("sent", sent_text.clone());
-        vars.insert("advice", lines(input.advice.get(&lang)));
-        vars.insert("mission", mission_line(lang, nearest, r.country));
-        vars.insert("contacts", lines(input.emergency_contacts.get(&lang)));
-        vars.insert("why", r.reason.clone());
-        if r.kind == RecipientKind::Person {
-            let Issued {
-                token,
-                hash: link_hash,
-            } = checkin::issue_token()?;
-            let (code, code_hash) = checkin::issue_reply_code()?;
-            let link = format!("{}?t={token}", opts.checkin_base_url);
-            vars.insert("checkin_link", link.clone());
-            vars.insert("reply_code", code.clone());
-            for (hash, kind) in [(link_hash, "link"), (code_hash, "code")] {
-                tokens.push(CheckinToken {
-                    hash,
-                    scope: input.scope.clone(),
-                    recipient: r.id.clone(),
-                    kind: kind.into(),
-                    created_at: input.sent,
-                    expires_at: expires,
-                });
-            }
-            states.push(CheckinState {
-                scope: input.scope.clone(),
-                recipient: r.id.clone(),
-                name: r.name.clone(),
-                status: CheckinStatus::NoAnswer,
-                message: None,
-                location: None,
-                answered_at: None,
-                reached_at: None,
-            });
-            issued.push(IssuedCheckin {
-                recipient: r.id.clone(),
-                link,
-                token,
-                reply_code: code,
-            });
-        }
-        let contacts: Vec<Contact> = if r.contacts.is_empty() {
-            opts.fallback.iter().cloned().collect()
-        } else {
-            r.contacts.clone()
-        };
-        let mut per_channel: BTreeMap<ChannelKind, u32> = BTreeMap::new();
-        let base = |c: &Contact, n: u32| Delivery {
-            id: 0,
-            key: if n == 0 {
-                format!("{id}/{}/{}", r.id, c.channel)
-            } else {
-                format!("{id}/{}/{}#{n}", r.id, c.channel)
-            },
-            alert: id.clone(),
-            scope: input.scope.clone(),
-            recipient: r.id.clone(),
-            channel: c.channel,
-            address: c.address.clone(),
-            language: lang.code().into(),
-            subject: String::new(),
-            body: String::new(),
-            state: DeliveryState::Pending,
-            attempts: 0,
-            next_at: input.sent,
-            lease_until: None,
-            last_error: None,
-            created_at: input.sent,
-            sent_at: None,
-        };
-        if contacts.is_empty() {
-            let mut d = base(
-                &Contact {
-                    channel: ChannelKind::File,
-                    address: String::new(),
-                },
-                0,
-            );
-            d.key = format!("{id}/{}/none", r.id);
-            d.state = DeliveryState::Dead;
-            d.last_error = Some("no contact registered and no fallback channel configured".into());
-            deliveries.push(d);
-            continue;
-        }
-        for c in &contacts {
-            let n = per_channel.entry(c.channel).or_insert(0);
-            let mut d = base(c, *n);
-            *n += 1;
-            if let Err(e) = validate_contact(&r.id, c) {
-                d.state = DeliveryState::Dead;
-                d.last_error = Some(e.to_string());
-                deliveries.push(d);
-                continue;
-            }
-            let body_name = match (r.kind, c.channel) {
-                (RecipientKind::Person, ChannelKind::Sms) => "sms",
-                (RecipientKind::Person, _) => "body",
-                (RecipientKind::Organisation, _) => "org_body",
-            };
-            d.subject = templates.render(lang, "subject", &vars)?;
-            d.body = templates.render(lang, body_name, &vars)?;
-            deliveries.push(d);
-        }
+        address(r, lang, vars, "", opts, &mut texts, &mut rows)?;
     }
     let headline_en = pick(&input.headline, Lang::En)?.to_string();
     Ok(Composed {
@@ -460,16 +547,18 @@ pub fn compose(
             cap_xml,
             reason: input.reason.clone(),
         },
-        deliveries,
-        tokens,
-        states,
-        issued,
+        secret: AlertSecret::generate()?,
+        checkin_ttl: opts.checkin_ttl,
+        queued_at: input.sent,
+        texts: texts.out,
+        rows,
     })
 }
 
-/// Reminder messages for people who have not answered: a fresh link and
-/// code (the first ones are only stored hashed), keyed `…/reminder-N` so a
-/// second run of the same round queues nothing new.
+/// Reminder messages (round `round`) for people who have not answered,
+/// under the alert they were first sent: rows keyed `…/reminder-N`, so the
+/// same round twice queues nothing new. Each reminder row is a new row,
+/// so its check-in link and code are fresh and expire `checkin_ttl` after it.
 #[allow(clippy::too_many_arguments)]
 pub fn reminders(
     alert: &AlertRecord,
@@ -481,62 +570,88 @@ pub fn reminders(
     templates: &Templates,
     opts: &Options,
 ) -> Result<Composed, NotifyError> {
-    let mut c = compose(
-        &AlertInput {
-            sent: now,
-            ..input.clone()
-        },
-        people,
-        missions,
+    let mut vars = BTreeMap::new();
+    for l in Lang::ALL {
+        let v: BTreeMap<&'static str, String> = BTreeMap::from([
+            ("headline", pick(&input.headline, l)?.to_string()),
+            ("level", level_text(l, input.level, true)),
+            ("area", input.area.desc.clone()),
+            ("sent", input.sent.format("%Y-%m-%d %H:%M UTC").to_string()),
+            ("advice", lines(input.advice.get(&l))),
+            ("contacts", lines(input.emergency_contacts.get(&l))),
+            ("message", input.message.clone().unwrap_or_default()),
+        ]);
+        vars.insert(l, v);
+    }
+    let mut texts = Texts {
         templates,
-        opts,
-    )?;
-    let mut vars_cache: BTreeMap<String, IssuedCheckin> = BTreeMap::new();
-    for i in &c.issued {
-        vars_cache.insert(i.recipient.clone(), i.clone());
+        round,
+        family: REMINDER,
+        vars,
+        index: BTreeMap::new(),
+        out: Vec::new(),
+    };
+    let mut rows = Vec::new();
+    let suffix = format!("/reminder-{round}");
+    for p in people {
+        let lang = Lang::for_person(&p.language);
+        let vars = RecipientVars {
+            name: p.name.clone(),
+            mission: mission_for(p, lang, missions),
+            why: p.reason.clone(),
+        };
+        let person = Recipient {
+            kind: RecipientKind::Person,
+            ..p.clone()
+        };
+        address(&person, lang, vars, &suffix, opts, &mut texts, &mut rows)?;
     }
-    for d in &mut c.deliveries {
-        d.key = format!(
-            "{}/reminder-{round}",
-            d.key.replacen(&c.record.id, &alert.id, 1)
-        );
-        d.alert = alert.id.clone();
-        if d.state == DeliveryState::Dead {
-            continue;
-        }
-        let lang = Lang::for_person(&d.language);
-        let Some(person) = people.iter().find(|p| p.id == d.recipient) else {
-            continue;
-        };
-        let Some(iss) = vars_cache.get(&d.recipient) else {
-            continue;
-        };
-        let nearest = nearest_mission(missions, person.country, person.location);
-        let mut vars: BTreeMap<&str, String> = BTreeMap::new();
-        vars.insert("name", person.name.clone());
-        vars.insert("headline", pick(&input.headline, lang)?.to_string());
-        vars.insert(
-            "level",
-            match lang {
-                Lang::Zh => format!("{}级", input.level.code()),
-                Lang::En => format!("Level {}", input.level.code()),
-            },
-        );
-        vars.insert("area", input.area.desc.clone());
-        vars.insert("advice", lines(input.advice.get(&lang)));
-        vars.insert("mission", mission_line(lang, nearest, person.country));
-        vars.insert("contacts", lines(input.emergency_contacts.get(&lang)));
-        vars.insert("checkin_link", iss.link.clone());
-        vars.insert("reply_code", iss.reply_code.clone());
-        d.subject = templates.render(lang, "reminder_subject", &vars)?;
-        let name = if d.channel == ChannelKind::Sms {
-            "reminder_sms"
-        } else {
-            "reminder_body"
-        };
-        d.body = templates.render(lang, name, &vars)?;
-    }
-    c.record = alert.clone();
-    c.states.clear();
-    Ok(c)
+    Ok(Composed {
+        record: alert.clone(),
+        secret: AlertSecret::generate()?,
+        checkin_ttl: opts.checkin_ttl,
+        queued_at: now,
+        texts: texts.out,
+        rows,
+    })
+}
+
+/// The composed rows as the outbox would hold them, with row ids from
+/// `first_id` on (what the store returns; for previews and tests).
+pub fn queued(c: &Composed, first_id: i64) -> Vec<Queued> {
+    c.rows
+        .iter()
+        .zip(first_id..)
+        .map(|(r, id)| {
+            let t = c.texts.get(r.text as usize);
+            Queued {
+                delivery: Delivery {
+                    id,
+                    key: format!("{}/{}/{}", c.record.id, r.recipient, r.slot),
+                    alert: c.record.id.clone(),
+                    scope: c.record.scope.clone(),
+                    recipient: r.recipient.clone(),
+                    channel: r.channel,
+                    address: r.address.clone(),
+                    language: t.map(|t| t.language.clone()).unwrap_or_default(),
+                    subject: t.map(|t| t.subject.clone()).unwrap_or_default(),
+                    body: t.map(|t| t.body.clone()).unwrap_or_default(),
+                    state: if r.dead.is_some() {
+                        DeliveryState::Dead
+                    } else {
+                        DeliveryState::Pending
+                    },
+                    attempts: 0,
+                    next_at: c.queued_at,
+                    lease_until: None,
+                    last_error: r.dead.clone(),
+                    created_at: c.queued_at,
+                    sent_at: None,
+                },
+                vars: r.vars.clone(),
+                template: t.map(|t| t.template.clone()).unwrap_or_default(),
+                accountable: t.is_some_and(|t| t.accountable),
+            }
+        })
+        .collect()
 }

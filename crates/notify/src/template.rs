@@ -96,6 +96,82 @@ pub fn render(
     Ok(out)
 }
 
+/// Renders what is known now and keeps the `later` variables as
+/// placeholders: the result is itself a template for [`render`]. Literal
+/// braces stay doubled and every value filled in has its braces doubled, so
+/// the second pass prints them as written. A variable neither in `vars` nor
+/// in `later` is an error naming it, as in [`render`].
+pub fn render_partial(
+    name: &str,
+    text: &str,
+    vars: &BTreeMap<&str, String>,
+    later: &[&str],
+) -> Result<String, NotifyError> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut lit = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'}' if b.get(i + 1) == Some(&b[i]) => {
+                // A literal brace, kept escaped for the second pass.
+                i += 2;
+            }
+            b'{' => {
+                out.push_str(&text[lit..i]);
+                let Some(end) = text[i + 1..].find('}').map(|e| i + 1 + e) else {
+                    return Err(NotifyError::BadTemplate {
+                        template: name.into(),
+                        at: i,
+                    });
+                };
+                let var = text[i + 1..end].trim();
+                match vars.get(var) {
+                    Some(v) => escape_into(&mut out, v),
+                    None if later.contains(&var) => {
+                        out.push('{');
+                        out.push_str(var);
+                        out.push('}');
+                    }
+                    None => {
+                        return Err(NotifyError::MissingVar {
+                            template: name.into(),
+                            var: var.into(),
+                        });
+                    }
+                }
+                i = end + 1;
+                lit = i;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[lit..]);
+    Ok(out)
+}
+
+/// Appends `v` with its braces doubled (a literal inside a template).
+pub fn escape_into(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '{' => out.push_str("{{"),
+            '}' => out.push_str("}}"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `v` as a template literal (braces doubled).
+pub fn escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    escape_into(&mut s, v);
+    s
+}
+
+/// The variables that differ per recipient (or are derived per outbox row):
+/// they stay placeholders in an alert's stored text and are filled at send time.
+pub const PER_RECIPIENT: &[&str] = &["name", "mission", "why", "checkin_link", "reply_code"];
+
 /// Every variable a shipped template may use; overrides are checked against it.
 pub const VARIABLES: &[&str] = &[
     "name",
@@ -109,6 +185,7 @@ pub const VARIABLES: &[&str] = &[
     "checkin_link",
     "reply_code",
     "why",
+    "message",
 ];
 
 /// The texts by (language, template name).
@@ -149,6 +226,38 @@ const SHIPPED: &[(Lang, &str, &str)] = &[
         "reminder_sms",
         "Are you safe? {headline}. Reply SAFE {reply_code} or HELP {reply_code}. {checkin_link}",
     ),
+    (Lang::En, "update_subject", "[Update] [{level}] {headline}"),
+    (
+        Lang::En,
+        "update_body",
+        "{name},\n\nUpdate to the alert: {headline} ({area}).\n{message}\nLevel: {level}. Updated {sent}.\n\nWhat to do:\n{advice}\n\nNearest mission: {mission}\nEmergency contacts:\n{contacts}\n\nAre you safe? Answer here: {checkin_link}\nor reply by SMS: SAFE {reply_code} (or HELP {reply_code} and a few words).\n",
+    ),
+    (
+        Lang::En,
+        "update_sms",
+        "Update [{level}] {headline}: {message} Reply SAFE {reply_code} or HELP {reply_code}. {checkin_link}",
+    ),
+    (
+        Lang::En,
+        "update_org_body",
+        "To {name}:\n\nUpdate to the alert: {headline} ({area}).\n{message}\nLevel: {level}. Updated {sent}.\n\nWhat to do:\n{advice}\n\nNearest mission: {mission}\nEmergency contacts:\n{contacts}\n",
+    ),
+    (Lang::En, "cancel_subject", "[Cancelled] {headline}"),
+    (
+        Lang::En,
+        "cancel_body",
+        "{name},\n\nThe alert \"{headline}\" ({area}) is cancelled as of {sent}.\n{message}\n\nIf you still need help, answer here: {checkin_link}\nor reply by SMS: HELP {reply_code} and a few words.\nEmergency contacts:\n{contacts}\n",
+    ),
+    (
+        Lang::En,
+        "cancel_sms",
+        "Cancelled: {headline}. {message} Need help? Reply HELP {reply_code}. {checkin_link}",
+    ),
+    (
+        Lang::En,
+        "cancel_org_body",
+        "To {name}:\n\nThe alert \"{headline}\" ({area}) is cancelled as of {sent}.\n{message}\n",
+    ),
     (Lang::Zh, "subject", "【{level}】{headline}"),
     (
         Lang::Zh,
@@ -179,6 +288,38 @@ const SHIPPED: &[(Lang, &str, &str)] = &[
         Lang::Zh,
         "reminder_sms",
         "请报平安：{headline}。平安回复 SAFE {reply_code}，求助回复 HELP {reply_code}。{checkin_link}",
+    ),
+    (Lang::Zh, "update_subject", "【更新】【{level}】{headline}"),
+    (
+        Lang::Zh,
+        "update_body",
+        "{name}：\n\n预警更新：{headline}（{area}）。\n{message}\n预警级别：{level}。更新时间：{sent}。\n\n应对建议：\n{advice}\n\n最近的使领馆：{mission}\n紧急联系方式：\n{contacts}\n\n您是否安全？请点击回复：{checkin_link}\n或短信回复：SAFE {reply_code}（如需帮助回复 HELP {reply_code} 并简述情况）。\n",
+    ),
+    (
+        Lang::Zh,
+        "update_sms",
+        "预警更新【{level}】{headline}：{message} 平安请回复 SAFE {reply_code}，求助请回复 HELP {reply_code}。{checkin_link}",
+    ),
+    (
+        Lang::Zh,
+        "update_org_body",
+        "{name}：\n\n预警更新：{headline}（{area}）。\n{message}\n预警级别：{level}。更新时间：{sent}。\n\n应对建议：\n{advice}\n\n最近的使领馆：{mission}\n紧急联系方式：\n{contacts}\n",
+    ),
+    (Lang::Zh, "cancel_subject", "【解除】{headline}"),
+    (
+        Lang::Zh,
+        "cancel_body",
+        "{name}：\n\n预警“{headline}”（{area}）已于 {sent} 解除。\n{message}\n\n如仍需帮助，请点击回复：{checkin_link}\n或短信回复：HELP {reply_code} 并简述情况。\n紧急联系方式：\n{contacts}\n",
+    ),
+    (
+        Lang::Zh,
+        "cancel_sms",
+        "预警解除：{headline}。{message} 如需帮助请回复 HELP {reply_code}。{checkin_link}",
+    ),
+    (
+        Lang::Zh,
+        "cancel_org_body",
+        "{name}：\n\n预警“{headline}”（{area}）已于 {sent} 解除。\n{message}\n",
     ),
 ];
 
@@ -215,10 +356,13 @@ impl Templates {
             };
             for (name, text) in names {
                 if !SHIPPED.iter().any(|(_, n, _)| n == name) {
+                    let mut known: Vec<&str> = SHIPPED.iter().map(|(_, n, _)| *n).collect();
+                    known.dedup();
                     return Err(NotifyError::Config {
                         file: "notify.toml".into(),
                         reason: format!(
-                            "[templates.{lang}] {name}: unknown template; expected one of subject, body, sms, org_body, reminder_subject, reminder_body, reminder_sms"
+                            "[templates.{lang}] {name}: unknown template; expected one of {}",
+                            known.join(", ")
                         ),
                     });
                 }
@@ -227,6 +371,30 @@ impl Templates {
             }
         }
         Ok(t)
+    }
+
+    /// Renders template `name` in `lang` with what every recipient shares,
+    /// keeping the per-recipient variables ([`PER_RECIPIENT`]) as
+    /// placeholders for send time.
+    pub fn render_partial(
+        &self,
+        lang: Lang,
+        name: &str,
+        vars: &BTreeMap<&str, String>,
+    ) -> Result<String, NotifyError> {
+        let text =
+            self.texts
+                .get(&(lang, name.to_string()))
+                .ok_or_else(|| NotifyError::NoTemplate {
+                    name: name.into(),
+                    lang: lang.code().into(),
+                })?;
+        render_partial(
+            &format!("{}/{name}", lang.code()),
+            text,
+            vars,
+            PER_RECIPIENT,
+        )
     }
 
     /// Renders template `name` in `lang`.
@@ -304,6 +472,25 @@ mod tests {
         );
         let e = Templates::with_overrides(&o).unwrap_err().to_string();
         assert!(e.contains("en/sms") && e.contains("{nme}"), "{e}");
+    }
+
+    #[test]
+    fn a_partial_render_keeps_later_variables_and_escapes_values() {
+        let v = vars(&[("headline", "Flood {alert}"), ("level", "II")]);
+        let t = render_partial(
+            "en/body",
+            "{{x}} [{level}] {headline} for {name}}",
+            &v,
+            PER_RECIPIENT,
+        )
+        .unwrap();
+        assert_eq!(t, "{{x}} [II] Flood {{alert}} for {name}}");
+        let done = render("en/body", &t, &vars(&[("name", "A {b}")])).unwrap();
+        assert_eq!(done, "{x} [II] Flood {alert} for A {b}}");
+        let e = render_partial("en/body", "{advice}", &v, PER_RECIPIENT)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("{advice}"), "{e}");
     }
 
     #[test]

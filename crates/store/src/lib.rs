@@ -35,7 +35,7 @@ pub use audit::{
 pub use error::StoreError;
 pub use feeds::{FeedState, FeedStore, MergeLink};
 pub use incidents::{IncidentQuery, IncidentStore};
-pub use notify::{NotifyStore, OutboxCount, QueueCounts};
+pub use notify::{NewAlert, NotifyStore, OutboxCount, QUEUE_CHUNK, QueueCounts};
 pub use pg::PgStore;
 pub use risk::{FoldOutcome, RiskDay, RiskFolder, RiskStore, RiskTouch, RiskVote, RiskWrite};
 pub use sqlite::SqliteStore;

@@ -327,6 +327,12 @@ CREATE INDEX runs_started_at ON runs (started_at);
         sqlite: crate::stamps::SQLITE_SCHEMA,
         postgres: crate::stamps::POSTGRES_SCHEMA,
     },
+    Migration {
+        version: 8,
+        name: "notify: slim outbox (alert texts once per alert, per-recipient rows, alert check-in secrets, leases by runner)",
+        sqlite: crate::notify::SLIM_SQLITE,
+        postgres: crate::notify::SLIM_POSTGRES,
+    },
 ];
 
 /// The version a fully migrated database reports.

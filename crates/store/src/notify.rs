@@ -1,14 +1,24 @@
 //! The durable outbox and the check-in ledger: the store side of `notify`.
 //!
 //! Tables: `alerts` (one composed alert and its CAP document as issued),
-//! `outbox` (one row per (alert, recipient, channel), unique on its
-//! idempotency key), `outbox_history` (every try and its outcome),
-//! `checkin_tokens` (credentials by SHA-256 only), `checkins` (one
-//! accountability row per (scope, recipient)) and `checkin_answers` (every
-//! answer recorded). Queueing an alert writes all of it in one transaction,
-//! so an alert is either fully queued or not at all; every state change of
-//! an outbox row commits together with its history line. Claims take a lease
-//! (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several runners share the work);
+//! `alert_keys` (each alert's number, scope and check-in secret),
+//! `alert_texts` (an alert's message once per round, language and
+//! template, with the per-recipient values still placeholders), `outbox`
+//! (one slim row per (alert, recipient, slot): address, the recipient's
+//! values, state, tries, lease; unique on (alert, recipient, slot), which
+//! is the idempotency key `alert/recipient/slot`), `outbox_history` (every
+//! try and its outcome), `checkins` (answers, one row per person who
+//! answered; everyone with a message in a scope is accountable in it) and
+//! `checkin_answers` (every answer recorded). `checkin_tokens` keeps the
+//! hashed credentials issued before credentials were derived.
+//!
+//! Queueing writes no per-recipient text and no random-keyed index: the
+//! outbox grows by appends to its id order and to its due index, in
+//! multi-row statements (SQLite) or one `unnest` insert (PostgreSQL) per
+//! transaction of up to [`QUEUE_CHUNK`] rows. Every state change of an
+//! outbox row commits together with its history line. Claims take a lease
+//! for one runner (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so several runners
+//! share the work); only that runner renews it or records the outcome, and
 //! a row whose lease ended is claimed again and its history says so.
 //!
 //! The SQL is written once with `$n` parameters; SQLite runs it with `?n`.
@@ -17,10 +27,12 @@ use crate::row::{Cell, Reader, Table, Val, micros};
 use crate::{PgStore, Result, SqliteStore, StoreError};
 use chrono::{DateTime, Utc};
 use farguard_model::{
-    AlertRecord, CapStatus, ChannelKind, CheckinState, CheckinStatus, CheckinToken, Delivery,
-    DeliveryAttempt, DeliveryState, Level, MsgType,
+    AlertRecord, AlertText, CapStatus, ChannelKind, CheckinIssuer, CheckinState, CheckinStatus,
+    CheckinToken, Delivery, DeliveryAttempt, DeliveryState, Level, MsgType, Outgoing, Queued,
+    RecipientVars,
 };
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// The migration's SQL, SQLite dialect (appended to the list as one version).
 pub(crate) const SQLITE_SCHEMA: &str = r#"
@@ -194,10 +206,148 @@ CREATE TABLE checkin_answers (
 CREATE INDEX checkin_answers_who ON checkin_answers (scope, recipient);
 "#;
 
+/// Migration "notify: slim outbox", SQLite dialect. An alert's text is kept
+/// once per (alert, round, language, template) in `alert_texts`; an outbox
+/// row keeps only what differs per recipient and channel, and names its
+/// alert by number (`alert_keys`, which also holds the alert's check-in
+/// secret). Rows already queued are carried over with their rendered text
+/// as a text of their own (braces doubled, so it renders as written).
+pub(crate) const SLIM_SQLITE: &str = r#"
+CREATE TABLE alert_keys (
+    no INTEGER PRIMARY KEY,
+    alert TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    secret BLOB NOT NULL,
+    checkin_ttl_s INTEGER NOT NULL
+) STRICT;
+CREATE INDEX alert_keys_scope ON alert_keys (scope);
+
+CREATE TABLE alert_texts (
+    id INTEGER PRIMARY KEY,
+    alert_no INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    template TEXT NOT NULL,
+    accountable INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (alert_no, round, language, template)
+) STRICT;
+
+INSERT INTO alert_keys (alert, scope, secret, checkin_ttl_s)
+    SELECT id, scope, randomblob(32), 259200 FROM alerts ORDER BY sent, id;
+INSERT INTO alert_keys (alert, scope, secret, checkin_ttl_s)
+    SELECT alert, min(scope), randomblob(32), 259200 FROM outbox
+    WHERE alert NOT IN (SELECT alert FROM alert_keys) GROUP BY alert;
+INSERT INTO alert_texts (alert_no, round, language, template, accountable, subject, body)
+    SELECT k.no, 0, o.language, 'rendered:' || o.id,
+        CASE WHEN EXISTS (SELECT 1 FROM checkins c WHERE c.scope = o.scope AND c.recipient = o.recipient) THEN 1 ELSE 0 END,
+        replace(replace(o.subject, '{', '{{'), '}', '}}'),
+        replace(replace(o.body, '{', '{{'), '}', '}}')
+    FROM outbox o JOIN alert_keys k ON k.alert = o.alert;
+
+CREATE TABLE outbox_slim (
+    id INTEGER PRIMARY KEY,
+    alert_no INTEGER NOT NULL,
+    recipient TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    text_no INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    mission TEXT NOT NULL,
+    why TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER NOT NULL,
+    lease_until INTEGER,
+    lease_owner TEXT,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    sent_at INTEGER
+) STRICT;
+INSERT INTO outbox_slim (id, alert_no, recipient, slot, channel, address, text_no, name, mission, why, state, attempts, next_at, lease_until, lease_owner, last_error, created_at, sent_at)
+    SELECT o.id, k.no, o.recipient, substr(o.key, length(o.alert) + length(o.recipient) + 3), o.channel, o.address, t.id, '', '', '', o.state, o.attempts, o.next_at, o.lease_until, NULL, o.last_error, o.created_at, o.sent_at
+    FROM outbox o JOIN alert_keys k ON k.alert = o.alert
+    JOIN alert_texts t ON t.alert_no = k.no AND t.template = 'rendered:' || o.id;
+DROP TABLE outbox;
+ALTER TABLE outbox_slim RENAME TO outbox;
+CREATE UNIQUE INDEX outbox_key ON outbox (alert_no, recipient, slot);
+CREATE INDEX outbox_due ON outbox (state, next_at);
+"#;
+
+/// The same in PostgreSQL (secrets for carried-over alerts from
+/// `gen_random_uuid`, the server's strong RNG).
+pub(crate) const SLIM_POSTGRES: &str = r#"
+CREATE TABLE alert_keys (
+    no BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    alert TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    secret BYTEA NOT NULL,
+    checkin_ttl_s BIGINT NOT NULL
+);
+CREATE INDEX alert_keys_scope ON alert_keys (scope);
+
+CREATE TABLE alert_texts (
+    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    alert_no BIGINT NOT NULL,
+    round BIGINT NOT NULL,
+    language TEXT NOT NULL,
+    template TEXT NOT NULL,
+    accountable BIGINT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    UNIQUE (alert_no, round, language, template)
+);
+
+INSERT INTO alert_keys (alert, scope, secret, checkin_ttl_s)
+    SELECT id, scope, decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 259200
+    FROM alerts ORDER BY sent, id;
+INSERT INTO alert_keys (alert, scope, secret, checkin_ttl_s)
+    SELECT alert, min(scope), decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 259200
+    FROM outbox WHERE alert NOT IN (SELECT alert FROM alert_keys) GROUP BY alert;
+INSERT INTO alert_texts (alert_no, round, language, template, accountable, subject, body)
+    SELECT k.no, 0, o.language, 'rendered:' || o.id,
+        CASE WHEN EXISTS (SELECT 1 FROM checkins c WHERE c.scope = o.scope AND c.recipient = o.recipient) THEN 1 ELSE 0 END,
+        replace(replace(o.subject, '{', '{{'), '}', '}}'),
+        replace(replace(o.body, '{', '{{'), '}', '}}')
+    FROM outbox o JOIN alert_keys k ON k.alert = o.alert;
+
+CREATE TABLE outbox_slim (
+    id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    alert_no BIGINT NOT NULL,
+    recipient TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    address TEXT NOT NULL,
+    text_no BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    mission TEXT NOT NULL,
+    why TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    next_at TIMESTAMPTZ NOT NULL,
+    lease_until TIMESTAMPTZ,
+    lease_owner TEXT,
+    last_error TEXT,
+    created_at TIMESTAMPTZ NOT NULL,
+    sent_at TIMESTAMPTZ
+);
+INSERT INTO outbox_slim (id, alert_no, recipient, slot, channel, address, text_no, name, mission, why, state, attempts, next_at, lease_until, lease_owner, last_error, created_at, sent_at)
+    SELECT o.id, k.no, o.recipient, substr(o.key, length(o.alert) + length(o.recipient) + 3), o.channel, o.address, t.id, '', '', '', o.state, o.attempts, o.next_at, o.lease_until, NULL, o.last_error, o.created_at, o.sent_at
+    FROM outbox o JOIN alert_keys k ON k.alert = o.alert
+    JOIN alert_texts t ON t.alert_no = k.no AND t.template = 'rendered:' || o.id;
+SELECT setval(pg_get_serial_sequence('outbox_slim', 'id'), coalesce(max(id), 0) + 1, false) FROM outbox_slim;
+DROP TABLE outbox;
+ALTER TABLE outbox_slim RENAME TO outbox;
+CREATE UNIQUE INDEX outbox_key ON outbox (alert_no, recipient, slot);
+CREATE INDEX outbox_due ON outbox (state, next_at);
+"#;
+
 /// What queueing an alert did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueCounts {
-    /// The alert record was new (false: it was already stored; nothing else changes).
+    /// The alert record was new (false: it was already stored).
     pub alert_new: bool,
     /// New outbox records ready to send.
     pub queued: u64,
@@ -205,8 +355,10 @@ pub struct QueueCounts {
     pub dead: u64,
     /// Records whose key was already in the outbox.
     pub duplicates: u64,
+    /// Stored credentials (older callers of [`NotifyStore::queue_alert`] only).
     pub tokens: u64,
-    /// New accountability rows (existing ones keep their answers).
+    /// New accountability rows stored ([`NotifyStore::queue_alert`] only;
+    /// [`NotifyStore::queue_alerts`] counts people from their rows).
     pub people: u64,
 }
 
@@ -218,13 +370,42 @@ pub struct OutboxCount {
     pub count: u64,
 }
 
+/// One alert to queue: its record, its check-in secret, its texts and one
+/// slim row per (recipient, channel) (`Outgoing::text` indexes `texts`).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAlert<'a> {
+    pub record: &'a AlertRecord,
+    /// Kept on the first queueing of the alert only (later rounds derive
+    /// their credentials from the stored secret).
+    pub secret: &'a [u8; 32],
+    /// How long a row's check-in credentials are valid after `queued_at`.
+    pub checkin_ttl: chrono::Duration,
+    /// When the rows are queued (their `created_at` and first `next_at`).
+    pub queued_at: DateTime<Utc>,
+    pub texts: &'a [AlertText],
+    pub rows: &'a [Outgoing],
+}
+
+/// Rows written per transaction when queueing a large alert.
+pub const QUEUE_CHUNK: usize = 50_000;
+
 /// The outbox and the check-in ledger.
 pub trait NotifyStore {
-    /// Stores the alert, its deliveries, check-in credentials and initial
-    /// accountability rows in one transaction. Idempotent: deliveries are
-    /// unique on their key, accountability rows on (scope, recipient). A
-    /// credential hash that already exists fails the whole call (regenerate
-    /// and retry; at 50+ bits this is a once-in-millions event).
+    /// Queues alerts: their keys and texts, then their rows, then the alert
+    /// records. Idempotent: rows are unique on their key, texts on (alert,
+    /// round, language, template), and the first secret of an alert is
+    /// kept. Up to [`QUEUE_CHUNK`] rows go in one transaction — a batch of
+    /// small alerts is group-committed at once; a larger batch commits its
+    /// rows in transactions of that many and the alert records last, so an
+    /// alert record is never visible before all its rows are. A crash in
+    /// between leaves rows without their record: composing the alert again
+    /// adds what is missing and nothing twice.
+    fn queue_alerts(&mut self, alerts: &[NewAlert<'_>]) -> Result<Vec<QueueCounts>>;
+    /// Stores an alert with fully rendered messages and stored credentials
+    /// in one transaction (older callers and fixtures): each message's text
+    /// is kept as written, `tokens` go to the hash-keyed credential table,
+    /// `states` are explicit accountability rows. Idempotent as above; a
+    /// credential hash that already exists fails the whole call.
     fn queue_alert(
         &mut self,
         alert: &AlertRecord,
@@ -235,47 +416,74 @@ pub trait NotifyStore {
     fn alert(&mut self, id: &str) -> Result<Option<AlertRecord>>;
     /// Alerts, oldest first; only the incident's with `Some`.
     fn alerts(&mut self, incident: Option<&str>) -> Result<Vec<AlertRecord>>;
+    /// The check-in secret of an alert.
+    fn alert_secret(&mut self, alert: &str) -> Result<Option<[u8; 32]>>;
 
-    /// Claims up to `limit` due rows (see `farguard_notify::outbox`).
+    /// Claims up to `limit` due rows for runner `owner` (see
+    /// `farguard_notify::outbox`): first rows whose lease ended (their
+    /// history says so), then pending rows by due time.
     fn claim_deliveries(
         &mut self,
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
-    ) -> Result<Vec<Delivery>>;
+        owner: &str,
+    ) -> Result<Vec<Queued>>;
+    /// Extends the leases `owner` still holds among `ids`; returns how many.
+    fn renew_leases(&mut self, owner: &str, ids: &[i64], lease_until: DateTime<Utc>)
+    -> Result<u64>;
+    /// `Ok(false)`: `owner` no longer holds the row (its lease ended and it
+    /// was claimed again); only a `late` history line is written.
     fn delivery_sent(
         &mut self,
         id: i64,
+        owner: &str,
         attempts: u32,
         at: DateTime<Utc>,
         detail: &str,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     fn delivery_retry(
         &mut self,
         id: i64,
+        owner: &str,
         attempts: u32,
         next_at: DateTime<Utc>,
         error: &str,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     fn delivery_dead(
         &mut self,
         id: i64,
+        owner: &str,
         attempts: u32,
         at: DateTime<Utc>,
         error: &str,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// Earliest `next_at` of a pending row or lease end of a sending row.
     fn next_due(&mut self) -> Result<Option<DateTime<Utc>>>;
-    /// Outbox rows by id; only one alert's with `Some`.
-    fn deliveries(&mut self, alert: Option<&str>, limit: u32) -> Result<Vec<Delivery>>;
+    /// Outbox rows by id (texts as stored: templates); only one alert's with `Some`.
+    fn outbox_rows(&mut self, alert: Option<&str>, limit: u32) -> Result<Vec<Queued>>;
+    /// [`NotifyStore::outbox_rows`] without the per-recipient values.
+    fn deliveries(&mut self, alert: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
+        Ok(self
+            .outbox_rows(alert, limit)?
+            .into_iter()
+            .map(|q| q.delivery)
+            .collect())
+    }
     fn delivery_history(&mut self, key: &str) -> Result<Vec<DeliveryAttempt>>;
     fn outbox_counts(&mut self, alert: Option<&str>) -> Result<Vec<OutboxCount>>;
 
+    /// What a derived check-in credential naming outbox row `row` is checked against.
+    fn checkin_issuer(&mut self, row: i64) -> Result<Option<CheckinIssuer>>;
+    /// A stored credential by its SHA-256 (credentials issued before the slim outbox).
     fn checkin_token(&mut self, hash: &[u8; 32]) -> Result<Option<CheckinToken>>;
     fn checkin_state(&mut self, scope: &str, recipient: &str) -> Result<Option<CheckinState>>;
-    /// Stores a decided answer and appends it to the answer history.
+    /// Stores a decided answer and appends it to the answer history. The
+    /// recipient must be accountable in the scope.
     fn record_checkin(&mut self, state: &CheckinState) -> Result<()>;
-    /// Everyone accountable in a scope, by recipient id, with `reached_at`.
+    /// Everyone accountable in a scope, by recipient id: every person with
+    /// a message in it (no answer until they answer) and every explicit
+    /// accountability row, with `reached_at`.
     fn checkin_states(&mut self, scope: &str) -> Result<Vec<CheckinState>>;
 }
 
@@ -302,13 +510,15 @@ static ALERTS: Table = Table {
     read_extra: &[],
 };
 
-static OUTBOX: Table = Table {
+/// The columns of [`QUEUED_SELECT`], for error messages.
+static QUEUED: Table = Table {
     name: "outbox",
     cols: &[
-        "key",
+        "id",
         "alert",
         "scope",
         "recipient",
+        "slot",
         "channel",
         "address",
         "language",
@@ -321,9 +531,60 @@ static OUTBOX: Table = Table {
         "last_error",
         "created_at",
         "sent_at",
+        "name",
+        "mission",
+        "why",
+        "template",
+        "accountable",
     ],
-    conflict: &["key"],
-    read_extra: &["id"],
+    conflict: &[],
+    read_extra: &[],
+};
+
+const QUEUED_SELECT: &str = "SELECT o.id, k.alert, k.scope, o.recipient, o.slot, o.channel, o.address, t.language, t.subject, t.body, o.state, o.attempts, o.next_at, o.lease_until, o.last_error, o.created_at, o.sent_at, o.name, o.mission, o.why, t.template, t.accountable FROM outbox o JOIN alert_keys k ON k.no = o.alert_no JOIN alert_texts t ON t.id = o.text_no";
+
+static KEYS: Table = Table {
+    name: "alert_keys",
+    cols: &["no", "secret"],
+    conflict: &[],
+    read_extra: &[],
+};
+
+static TEXTS: Table = Table {
+    name: "alert_texts",
+    cols: &["id"],
+    conflict: &[],
+    read_extra: &[],
+};
+
+static MARKED: Table = Table {
+    name: "outbox",
+    cols: &["alert", "recipient", "slot", "state", "lease_owner"],
+    conflict: &[],
+    read_extra: &[],
+};
+
+static DUE: Table = Table {
+    name: "outbox",
+    cols: &["due"],
+    conflict: &[],
+    read_extra: &[],
+};
+
+static ISSUER: Table = Table {
+    name: "outbox",
+    cols: &[
+        "id",
+        "alert",
+        "scope",
+        "recipient",
+        "accountable",
+        "secret",
+        "created_at",
+        "checkin_ttl_s",
+    ],
+    conflict: &[],
+    read_extra: &[],
 };
 
 static HISTORY: Table = Table {
@@ -363,6 +624,23 @@ static CHECKINS: Table = Table {
     read_extra: &["reached_at"],
 };
 
+/// The columns of the accountability query (the scope is the caller's).
+static STATES: Table = Table {
+    name: "checkins",
+    cols: &[
+        "recipient",
+        "name",
+        "status",
+        "message",
+        "lat",
+        "lon",
+        "answered_at",
+        "reached_at",
+    ],
+    conflict: &[],
+    read_extra: &[],
+};
+
 fn t(s: &str) -> Val<'_> {
     Val::Text(Some(Cow::Borrowed(s)))
 }
@@ -388,12 +666,36 @@ fn nul_check(table: &'static Table, vals: &[Val<'_>]) -> Result<()> {
         if let Val::Text(Some(s)) = v
             && s.contains('\0')
         {
-            return Err(StoreError::Unstorable {
-                table: table.name,
-                field: table.cols.get(n).copied().unwrap_or("?"),
-                reason: "text contains a NUL character, which PostgreSQL cannot store".into(),
-            });
+            return Err(nul(table.name, table.cols.get(n).copied().unwrap_or("?")));
         }
+    }
+    Ok(())
+}
+
+fn nul(table: &'static str, field: &'static str) -> StoreError {
+    StoreError::Unstorable {
+        table,
+        field,
+        reason: "text contains a NUL character, which PostgreSQL cannot store".into(),
+    }
+}
+
+/// Checks the text of one slim row before it is written.
+fn row_check(r: &Outgoing) -> Result<()> {
+    for (field, v) in [
+        ("recipient", r.recipient.as_str()),
+        ("slot", &r.slot),
+        ("address", &r.address),
+        ("name", &r.vars.name),
+        ("mission", &r.vars.mission),
+        ("why", &r.vars.why),
+    ] {
+        if v.contains('\0') {
+            return Err(nul("outbox", field));
+        }
+    }
+    if r.dead.as_deref().is_some_and(|d| d.contains('\0')) {
+        return Err(nul("outbox", "last_error"));
     }
     Ok(())
 }
@@ -441,30 +743,7 @@ fn read_alert(r: &Reader<'_>) -> Result<AlertRecord> {
     })
 }
 
-fn delivery_vals(d: &Delivery) -> Result<Vec<Val<'_>>> {
-    let v = vec![
-        t(&d.key),
-        t(&d.alert),
-        t(&d.scope),
-        t(&d.recipient),
-        t(d.channel.code()),
-        t(&d.address),
-        t(&d.language),
-        t(&d.subject),
-        t(&d.body),
-        t(d.state.code()),
-        i(i64::from(d.attempts)),
-        tm(d.next_at),
-        otm(d.lease_until),
-        ot(d.last_error.as_deref()),
-        tm(d.created_at),
-        otm(d.sent_at),
-    ];
-    nul_check(&OUTBOX, &v)?;
-    Ok(v)
-}
-
-const OUTBOX_SELECT: &str = "SELECT key, alert, scope, recipient, channel, address, language, subject, body, state, attempts, next_at, lease_until, last_error, created_at, sent_at, id FROM outbox";
+const ALERT_SELECT: &str = "SELECT id, scope, incident, event, sent, status, msg_type, level, category, headline, recipients, cap_xml, reason FROM alerts";
 
 fn opt_time(r: &Reader<'_>, n: usize) -> Result<Option<DateTime<Utc>>> {
     // Reader has no opt_time: a NULL time reads as `is NULL` from `time`.
@@ -475,25 +754,37 @@ fn opt_time(r: &Reader<'_>, n: usize) -> Result<Option<DateTime<Utc>>> {
     }
 }
 
-fn read_delivery(r: &Reader<'_>) -> Result<Delivery> {
-    Ok(Delivery {
-        key: r.text(0)?,
-        alert: r.text(1)?,
-        scope: r.text(2)?,
-        recipient: r.text(3)?,
-        channel: r.parse(4, ChannelKind::parse)?,
-        address: r.text(5)?,
-        language: r.text(6)?,
-        subject: r.text(7)?,
-        body: r.text(8)?,
-        state: r.parse(9, DeliveryState::parse)?,
-        attempts: r.int_as(10)?,
-        next_at: r.time(11)?,
-        lease_until: opt_time(r, 12)?,
-        last_error: r.opt_text(13)?,
-        created_at: r.time(14)?,
-        sent_at: opt_time(r, 15)?,
-        id: r.int(16)?,
+fn read_queued(r: &Reader<'_>) -> Result<Queued> {
+    let alert = r.text(1)?;
+    let recipient = r.text(3)?;
+    let slot = r.text(4)?;
+    Ok(Queued {
+        delivery: Delivery {
+            id: r.int(0)?,
+            key: format!("{alert}/{recipient}/{slot}"),
+            alert,
+            scope: r.text(2)?,
+            recipient,
+            channel: r.parse(5, ChannelKind::parse)?,
+            address: r.text(6)?,
+            language: r.text(7)?,
+            subject: r.text(8)?,
+            body: r.text(9)?,
+            state: r.parse(10, DeliveryState::parse)?,
+            attempts: r.int_as(11)?,
+            next_at: r.time(12)?,
+            lease_until: opt_time(r, 13)?,
+            last_error: r.opt_text(14)?,
+            created_at: r.time(15)?,
+            sent_at: opt_time(r, 16)?,
+        },
+        vars: RecipientVars {
+            name: r.text(17)?,
+            mission: r.text(18)?,
+            why: r.text(19)?,
+        },
+        template: r.text(20)?,
+        accountable: r.int(21)? != 0,
     })
 }
 
@@ -521,18 +812,40 @@ fn read_token(r: &Reader<'_>) -> Result<CheckinToken> {
     })
 }
 
-fn read_checkin(r: &Reader<'_>) -> Result<CheckinState> {
-    let lat = r.opt_real(5)?;
-    let lon = r.opt_real(6)?;
+fn read_secret(r: &Reader<'_>, n: usize) -> Result<[u8; 32]> {
+    let b = r.blob(n)?;
+    b.as_slice()
+        .try_into()
+        .map_err(|_| r.corrupt(n, format!("{} bytes, expected 32", b.len())))
+}
+
+fn read_issuer(r: &Reader<'_>) -> Result<CheckinIssuer> {
+    let created_at = r.time(6)?;
+    let ttl = r.int(7)?;
+    Ok(CheckinIssuer {
+        row: r.int(0)?,
+        alert: r.text(1)?,
+        scope: r.text(2)?,
+        recipient: r.text(3)?,
+        accountable: r.int(4)? != 0,
+        secret: read_secret(r, 5)?,
+        created_at,
+        expires_at: created_at + chrono::Duration::seconds(ttl),
+    })
+}
+
+fn read_state(r: &Reader<'_>) -> Result<CheckinState> {
+    let lat = r.opt_real(4)?;
+    let lon = r.opt_real(5)?;
     Ok(CheckinState {
-        scope: r.text(0)?,
-        recipient: r.text(1)?,
-        name: r.text(2)?,
-        status: r.parse(3, CheckinStatus::parse)?,
-        message: r.opt_text(4)?,
+        scope: String::new(),
+        recipient: r.text(0)?,
+        name: r.text(1)?,
+        status: r.parse(2, CheckinStatus::parse)?,
+        message: r.opt_text(3)?,
         location: lat.zip(lon),
-        answered_at: opt_time(r, 7)?,
-        reached_at: opt_time(r, 8)?,
+        answered_at: opt_time(r, 6)?,
+        reached_at: opt_time(r, 7)?,
     })
 }
 
@@ -551,6 +864,28 @@ fn checkin_vals(s: &CheckinState) -> Result<Vec<Val<'_>>> {
     Ok(v)
 }
 
+/// The accountability query: every person with a message in the scope
+/// (`accountable` texts) and every explicit row, answers from the explicit
+/// rows, reach from the first message sent. `$1` scope, `$2` one recipient.
+fn states_sql(one: bool) -> String {
+    let (p_one, c_one) = if one {
+        (" AND o.recipient = $2", " AND recipient = $2")
+    } else {
+        ("", "")
+    };
+    format!(
+        "WITH k AS (SELECT no FROM alert_keys WHERE scope = $1), \
+         p AS (SELECT o.recipient, min(o.name) AS name FROM outbox o JOIN alert_texts t ON t.id = o.text_no \
+               WHERE o.alert_no IN (SELECT no FROM k) AND t.accountable = 1{p_one} GROUP BY o.recipient), \
+         c AS (SELECT recipient, name, status, message, lat, lon, answered_at FROM checkins WHERE scope = $1{c_one}) \
+         SELECT coalesce(c.recipient, p.recipient), coalesce(c.name, p.name), coalesce(c.status, 'no_answer'), \
+                c.message, c.lat, c.lon, c.answered_at, \
+                (SELECT min(o2.sent_at) FROM outbox o2 WHERE o2.alert_no IN (SELECT no FROM k) \
+                   AND o2.recipient = coalesce(c.recipient, p.recipient) AND o2.state = 'sent') \
+         FROM p FULL JOIN c ON c.recipient = p.recipient"
+    )
+}
+
 // --- one transaction, either engine ----------------------------------------
 
 /// A transaction on either engine: run SQL written with `$n` parameters.
@@ -564,10 +899,73 @@ pub(crate) trait Tx {
         p: &[Val<'_>],
         read: fn(&Reader<'_>) -> Result<T>,
     ) -> Result<Vec<T>>;
+    /// A new secret as SQL (the engine's RNG), for alerts queued without one.
+    const RANDOM_SECRET: &'static str;
+    /// Writes slim rows of alert `no` (`text_ids[r.text]` is each row's
+    /// text); returns how many were new.
+    fn insert_rows(
+        &mut self,
+        no: i64,
+        text_ids: &[i64],
+        at: DateTime<Utc>,
+        rows: &[Outgoing],
+    ) -> Result<u64>;
+}
+
+fn text_id(text_ids: &[i64], r: &Outgoing) -> Result<i64> {
+    text_ids
+        .get(r.text as usize)
+        .copied()
+        .ok_or_else(|| StoreError::Unstorable {
+            table: "outbox",
+            field: "text",
+            reason: format!(
+                "row {}/{} names text {} of {}",
+                r.recipient,
+                r.slot,
+                r.text,
+                text_ids.len()
+            ),
+        })
+}
+
+/// Rows per SQLite multi-row INSERT (13 parameters a row).
+const SQLITE_ROWS: usize = 64;
+
+fn sqlite_rows_sql(n: usize) -> String {
+    let mut s = String::from(
+        "INSERT INTO outbox (alert_no, recipient, slot, channel, address, text_no, name, mission, why, state, attempts, next_at, last_error, created_at) VALUES ",
+    );
+    for r in 0..n {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        let b = r * 13;
+        let _ = write!(
+            s,
+            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{}, 0, ?{}, ?{}, ?{})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9,
+            b + 10,
+            b + 11,
+            b + 12,
+            b + 13
+        );
+    }
+    s.push_str(" ON CONFLICT (alert_no, recipient, slot) DO NOTHING");
+    s
 }
 
 impl Tx for crate::unit::SqliteTx<'_> {
     const POSTGRES: bool = false;
+    const RANDOM_SECRET: &'static str = "randomblob(32)";
     fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> Result<u64> {
         let sql = sql.replace('$', "?");
         Ok(self
@@ -589,6 +987,56 @@ impl Tx for crate::unit::SqliteTx<'_> {
             out.push(read(&Reader::new(r as &dyn Cell, table))?);
         }
         Ok(out)
+    }
+    fn insert_rows(
+        &mut self,
+        no: i64,
+        text_ids: &[i64],
+        at: DateTime<Utc>,
+        rows: &[Outgoing],
+    ) -> Result<u64> {
+        static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let full = FULL.get_or_init(|| sqlite_rows_sql(SQLITE_ROWS));
+        let at = micros(at).timestamp_micros();
+        let mut written = 0u64;
+        let mut p: Vec<rusqlite::types::ToSqlOutput<'_>> = Vec::with_capacity(SQLITE_ROWS * 13);
+        for chunk in rows.chunks(SQLITE_ROWS) {
+            p.clear();
+            for r in chunk {
+                use rusqlite::types::{ToSqlOutput as O, ValueRef as V};
+                row_check(r)?;
+                fn s(v: &str) -> O<'_> {
+                    O::Borrowed(V::Text(v.as_bytes()))
+                }
+                p.extend([
+                    O::Borrowed(V::Integer(no)),
+                    s(&r.recipient),
+                    s(&r.slot),
+                    s(r.channel.code()),
+                    s(&r.address),
+                    O::Borrowed(V::Integer(text_id(text_ids, r)?)),
+                    s(&r.vars.name),
+                    s(&r.vars.mission),
+                    s(&r.vars.why),
+                    s(if r.dead.is_some() { "dead" } else { "pending" }),
+                    O::Borrowed(V::Integer(at)),
+                    match &r.dead {
+                        Some(e) => s(e),
+                        None => O::Borrowed(V::Null),
+                    },
+                    O::Borrowed(V::Integer(at)),
+                ]);
+            }
+            let n = if chunk.len() == SQLITE_ROWS {
+                self.prepare_cached(full)?
+                    .execute(rusqlite::params_from_iter(p.iter()))?
+            } else {
+                self.prepare(&sqlite_rows_sql(chunk.len()))?
+                    .execute(rusqlite::params_from_iter(p.iter()))?
+            };
+            written += n as u64;
+        }
+        Ok(written)
     }
 }
 
@@ -626,6 +1074,8 @@ impl postgres::types::ToSql for PgNull {
 
 impl Tx for crate::unit::PgTx<'_> {
     const POSTGRES: bool = true;
+    const RANDOM_SECRET: &'static str =
+        "decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex')";
     fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> Result<u64> {
         let params: Vec<_> = p.iter().map(pg_param).collect();
         Ok(self.execute(sql, &params)?)
@@ -642,6 +1092,58 @@ impl Tx for crate::unit::PgTx<'_> {
         rows.iter()
             .map(|r| read(&Reader::new(r as &dyn Cell, table)))
             .collect()
+    }
+    /// One `INSERT … SELECT FROM unnest(arrays)` per call: a round trip
+    /// per transaction's worth of rows.
+    fn insert_rows(
+        &mut self,
+        no: i64,
+        text_ids: &[i64],
+        at: DateTime<Utc>,
+        rows: &[Outgoing],
+    ) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let n = rows.len();
+        let (mut rec, mut slot, mut ch, mut addr, mut text) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut name, mut mission, mut why, mut state, mut err) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for r in rows {
+            row_check(r)?;
+            rec.push(r.recipient.as_str());
+            slot.push(r.slot.as_str());
+            ch.push(r.channel.code());
+            addr.push(r.address.as_str());
+            text.push(text_id(text_ids, r)?);
+            name.push(r.vars.name.as_str());
+            mission.push(r.vars.mission.as_str());
+            why.push(r.vars.why.as_str());
+            state.push(if r.dead.is_some() { "dead" } else { "pending" });
+            err.push(r.dead.as_deref());
+        }
+        let at = micros(at);
+        Ok(self.execute(
+            "INSERT INTO outbox (alert_no, recipient, slot, channel, address, text_no, name, mission, why, state, attempts, next_at, last_error, created_at) \
+             SELECT $1, u.r, u.s, u.c, u.a, u.t, u.n, u.m, u.w, u.st, 0, $2, u.e, $2 \
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]) \
+                  AS u(r, s, c, a, t, n, m, w, st, e) \
+             ON CONFLICT (alert_no, recipient, slot) DO NOTHING",
+            &[
+                &no, &at, &rec, &slot, &ch, &addr, &text, &name, &mission, &why, &state, &err,
+            ],
+        )?)
     }
 }
 
@@ -697,30 +1199,162 @@ fn history<X: Tx>(
 mod ops {
     use super::*;
 
-    pub fn queue_alert<X: Tx>(
+    /// Where an alert's rows go: its number and its texts' ids.
+    pub struct Head {
+        pub no: i64,
+        pub texts: Vec<i64>,
+    }
+
+    /// The alert's key (and secret, the first time) and its texts.
+    pub fn head<X: Tx>(
+        x: &mut X,
+        record: &AlertRecord,
+        secret: Option<&[u8; 32]>,
+        ttl: chrono::Duration,
+        texts: &[AlertText],
+    ) -> Result<Head> {
+        nul_check(&ALERTS, &[t(&record.id), t(&record.scope)])?;
+        match secret {
+            Some(s) => x.exec(
+                "INSERT INTO alert_keys (alert, scope, secret, checkin_ttl_s) VALUES ($1, $2, $3, $4) ON CONFLICT (alert) DO NOTHING",
+                &[
+                    t(&record.id),
+                    t(&record.scope),
+                    Val::Blob(Cow::Borrowed(&s[..])),
+                    i(ttl.num_seconds()),
+                ],
+            )?,
+            None => x.exec(
+                &format!(
+                    "INSERT INTO alert_keys (alert, scope, secret, checkin_ttl_s) VALUES ($1, $2, {}, $3) ON CONFLICT (alert) DO NOTHING",
+                    X::RANDOM_SECRET
+                ),
+                &[t(&record.id), t(&record.scope), i(ttl.num_seconds())],
+            )?,
+        };
+        let no = x
+            .rows(
+                &KEYS,
+                "SELECT no FROM alert_keys WHERE alert = $1",
+                &[t(&record.id)],
+                |r| r.int(0),
+            )?
+            .pop()
+            .ok_or_else(|| StoreError::Unstorable {
+                table: "alert_keys",
+                field: "alert",
+                reason: format!("{} was not stored", record.id),
+            })?;
+        let mut ids = Vec::with_capacity(texts.len());
+        for tx in texts {
+            let v = [
+                i(no),
+                i(i64::from(tx.round)),
+                t(&tx.language),
+                t(&tx.template),
+                i(i64::from(tx.accountable)),
+                t(&tx.subject),
+                t(&tx.body),
+            ];
+            nul_check(&TEXTS, &v)?;
+            x.exec(
+                "INSERT INTO alert_texts (alert_no, round, language, template, accountable, subject, body) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (alert_no, round, language, template) DO NOTHING",
+                &v,
+            )?;
+            let id = x
+                .rows(
+                    &TEXTS,
+                    "SELECT id FROM alert_texts WHERE alert_no = $1 AND round = $2 AND language = $3 AND template = $4",
+                    &v[..4],
+                    |r| r.int(0),
+                )?
+                .pop()
+                .ok_or_else(|| StoreError::Unstorable {
+                    table: "alert_texts",
+                    field: "template",
+                    reason: format!("{} {} was not stored", record.id, tx.template),
+                })?;
+            ids.push(id);
+        }
+        Ok(Head { no, texts: ids })
+    }
+
+    /// Writes rows and the history line of each new dead one; returns
+    /// (rows written, of which dead).
+    pub fn rows<X: Tx>(
+        x: &mut X,
+        head: &Head,
+        alert: &str,
+        at: DateTime<Utc>,
+        rows: &[Outgoing],
+    ) -> Result<(u64, u64)> {
+        let written = x.insert_rows(head.no, &head.texts, at, rows)?;
+        let mut dead = 0;
+        for r in rows.iter().filter(|r| r.dead.is_some()) {
+            let key = format!("{alert}/{}/{}", r.recipient, r.slot);
+            dead += x.exec(
+                "INSERT INTO outbox_history (key, at, outcome, detail) SELECT $1, $2, 'dead', $3 WHERE NOT EXISTS (SELECT 1 FROM outbox_history WHERE key = $1)",
+                &[t(&key), tm(at), t(r.dead.as_deref().unwrap_or("dead at composition"))],
+            )?;
+        }
+        Ok((written, dead.min(written)))
+    }
+
+    pub fn insert_alert<X: Tx>(x: &mut X, a: &AlertRecord) -> Result<bool> {
+        Ok(insert_many(x, &ALERTS, &[alert_vals(a)?], "ON CONFLICT (id) DO NOTHING")? == 1)
+    }
+
+    /// Older callers: fully rendered messages, stored credentials and
+    /// explicit accountability rows.
+    pub fn queue_rendered<X: Tx>(
         x: &mut X,
         a: &AlertRecord,
         ds: &[Delivery],
         tokens: &[CheckinToken],
         states: &[CheckinState],
     ) -> Result<QueueCounts> {
+        let mut texts = Vec::with_capacity(ds.len());
+        let mut rows = Vec::with_capacity(ds.len());
+        for (n, d) in ds.iter().enumerate() {
+            let prefix = format!("{}/{}/", a.id, d.recipient);
+            let Some(slot) = d.key.strip_prefix(&prefix) else {
+                return Err(StoreError::Unstorable {
+                    table: "outbox",
+                    field: "key",
+                    reason: format!("{:?} must be {prefix}<slot>", d.key),
+                });
+            };
+            texts.push(AlertText {
+                round: 0,
+                language: d.language.clone(),
+                template: format!("rendered:{}", d.key),
+                accountable: states.iter().any(|s| s.recipient == d.recipient)
+                    || tokens.iter().any(|k| k.recipient == d.recipient),
+                subject: farguard_escape(&d.subject),
+                body: farguard_escape(&d.body),
+            });
+            rows.push(Outgoing {
+                recipient: d.recipient.clone(),
+                slot: slot.to_string(),
+                channel: d.channel,
+                address: d.address.clone(),
+                text: u32::try_from(n).unwrap_or(u32::MAX),
+                vars: RecipientVars::default(),
+                dead: (d.state == DeliveryState::Dead).then(|| {
+                    d.last_error
+                        .clone()
+                        .unwrap_or_else(|| "dead at composition".into())
+                }),
+            });
+        }
+        let head = head(x, a, None, chrono::Duration::hours(72), &texts)?;
+        let (written, dead) = self::rows(x, &head, &a.id, a.sent, &rows)?;
         let mut c = QueueCounts {
-            alert_new: insert_many(x, &ALERTS, &[alert_vals(a)?], "ON CONFLICT (id) DO NOTHING")?
-                == 1,
+            queued: written - dead,
+            dead,
+            duplicates: ds.len() as u64 - written,
             ..QueueCounts::default()
         };
-        let rows = ds.iter().map(delivery_vals).collect::<Result<Vec<_>>>()?;
-        let written = insert_many(x, &OUTBOX, &rows, "ON CONFLICT (key) DO NOTHING")?;
-        c.duplicates = ds.len() as u64 - written;
-        // Dead-at-composition rows carry their reason into the history.
-        for d in ds.iter().filter(|d| d.state == DeliveryState::Dead) {
-            let n = x.exec(
-                "INSERT INTO outbox_history (key, at, outcome, detail) SELECT $1, $2, 'dead', $3 WHERE NOT EXISTS (SELECT 1 FROM outbox_history WHERE key = $1)",
-                &[t(&d.key), tm(d.created_at), t(d.last_error.as_deref().unwrap_or("dead at composition"))],
-            )?;
-            c.dead += n;
-        }
-        c.queued = written - c.dead.min(written);
         let trows: Vec<Vec<Val<'_>>> = tokens
             .iter()
             .map(|k| {
@@ -756,7 +1390,13 @@ mod ops {
             &srows,
             "ON CONFLICT (scope, recipient) DO NOTHING",
         )?;
+        c.alert_new = insert_alert(x, a)?;
         Ok(c)
+    }
+
+    /// A rendered text kept as a template of itself.
+    fn farguard_escape(s: &str) -> String {
+        s.replace('{', "{{").replace('}', "}}")
     }
 
     pub fn claim<X: Tx>(
@@ -764,78 +1404,107 @@ mod ops {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
-    ) -> Result<Vec<Delivery>> {
+        owner: &str,
+    ) -> Result<Vec<Queued>> {
         let lock = if X::POSTGRES {
-            " FOR UPDATE SKIP LOCKED"
+            " FOR UPDATE OF o SKIP LOCKED"
         } else {
             ""
         };
-        let sql = format!(
-            "{OUTBOX_SELECT} WHERE (state = 'pending' AND next_at <= $1) OR (state = 'sending' AND lease_until <= $1) ORDER BY next_at, id LIMIT $2{lock}"
-        );
         let mut due = x.rows(
-            &OUTBOX,
-            &sql,
+            &QUEUED,
+            &format!(
+                "{QUEUED_SELECT} WHERE o.state = 'sending' AND o.lease_until <= $1 ORDER BY o.lease_until, o.id LIMIT $2{lock}"
+            ),
             &[tm(now), i(i64::from(limit))],
-            read_delivery,
+            read_queued,
         )?;
-        for d in &mut due {
-            if d.state == DeliveryState::Sending {
-                history(
-                    x,
-                    &d.key,
-                    now,
-                    "reclaimed",
-                    &format!(
-                        "lease ended at {} without an outcome (runner stopped); sending again with the same key",
-                        d.lease_until.map(|l| l.to_rfc3339()).unwrap_or_default()
-                    ),
-                )?;
-            }
-            x.exec(
-                "UPDATE outbox SET state = 'sending', lease_until = $2 WHERE id = $1",
-                &[i(d.id), tm(lease_until)],
+        for q in &due {
+            let d = &q.delivery;
+            history(
+                x,
+                &d.key,
+                now,
+                "reclaimed",
+                &format!(
+                    "lease ended at {} without an outcome (runner stopped); sending again with the same key",
+                    d.lease_until.map(|l| l.to_rfc3339()).unwrap_or_default()
+                ),
             )?;
-            d.state = DeliveryState::Sending;
-            d.lease_until = Some(micros(lease_until));
+        }
+        let left = i64::from(limit) - due.len() as i64;
+        if left > 0 {
+            due.extend(x.rows(
+                &QUEUED,
+                &format!(
+                    "{QUEUED_SELECT} WHERE o.state = 'pending' AND o.next_at <= $1 ORDER BY o.next_at, o.id LIMIT $2{lock}"
+                ),
+                &[tm(now), i(left)],
+                read_queued,
+            )?);
+        }
+        for q in &mut due {
+            x.exec(
+                "UPDATE outbox SET state = 'sending', lease_until = $2, lease_owner = $3 WHERE id = $1",
+                &[i(q.delivery.id), tm(lease_until), t(owner)],
+            )?;
+            q.delivery.state = DeliveryState::Sending;
+            q.delivery.lease_until = Some(micros(lease_until));
         }
         Ok(due)
     }
 
+    pub fn renew<X: Tx>(
+        x: &mut X,
+        owner: &str,
+        ids: &[i64],
+        lease_until: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut n = 0;
+        for id in ids {
+            n += x.exec(
+                "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND state = 'sending' AND lease_owner = $3",
+                &[tm(lease_until), i(*id), t(owner)],
+            )?;
+        }
+        Ok(n)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub fn mark<X: Tx>(
         x: &mut X,
         id: i64,
+        owner: &str,
         state: DeliveryState,
         attempts: u32,
         at: DateTime<Utc>,
         detail: &str,
-    ) -> Result<()> {
-        let keys = x.rows(
-            &OUTBOX,
-            &format!("{OUTBOX_SELECT} WHERE id = $1"),
-            &[i(id)],
-            read_delivery,
-        )?;
-        let Some(d) = keys.first() else {
+    ) -> Result<bool> {
+        let row = x
+            .rows(
+                &MARKED,
+                "SELECT k.alert, o.recipient, o.slot, o.state, o.lease_owner FROM outbox o JOIN alert_keys k ON k.no = o.alert_no WHERE o.id = $1",
+                &[i(id)],
+                |r| {
+                    Ok((
+                        format!("{}/{}/{}", r.text(0)?, r.text(1)?, r.text(2)?),
+                        r.text(3)?,
+                        r.opt_text(4)?,
+                    ))
+                },
+            )?
+            .pop();
+        let Some((key, current, held_by)) = row else {
             return Err(StoreError::Unstorable {
                 table: "outbox",
                 field: "id",
                 reason: format!("no outbox row {id}"),
             });
         };
-        let (sql, outcome) = match state {
-            DeliveryState::Sent => (
-                "UPDATE outbox SET state = 'sent', attempts = $2, sent_at = $3, lease_until = NULL WHERE id = $1",
-                "sent",
-            ),
-            DeliveryState::Pending => (
-                "UPDATE outbox SET state = 'pending', attempts = $2, next_at = $3, lease_until = NULL, last_error = $4 WHERE id = $1",
-                "retry",
-            ),
-            DeliveryState::Dead => (
-                "UPDATE outbox SET state = 'dead', attempts = $2, lease_until = NULL, last_error = $3 WHERE id = $1",
-                "dead",
-            ),
+        let outcome = match state {
+            DeliveryState::Sent => "sent",
+            DeliveryState::Pending => "retry",
+            DeliveryState::Dead => "dead",
             DeliveryState::Sending => {
                 return Err(StoreError::Unstorable {
                     table: "outbox",
@@ -844,10 +1513,31 @@ mod ops {
                 });
             }
         };
-        let p = match state {
-            DeliveryState::Sent => vec![i(id), i(i64::from(attempts)), tm(at)],
-            DeliveryState::Pending => vec![i(id), i(i64::from(attempts)), tm(at), t(detail)],
-            _ => vec![i(id), i(i64::from(attempts)), t(detail)],
+        if current != "sending" || held_by.as_deref() != Some(owner) {
+            history(
+                x,
+                &key,
+                Utc::now(),
+                "late",
+                &format!(
+                    "{outcome} (try {attempts}: {detail}) from a runner whose lease had ended; the row is {current} with another runner, which decides"
+                ),
+            )?;
+            return Ok(false);
+        }
+        let (sql, p) = match state {
+            DeliveryState::Sent => (
+                "UPDATE outbox SET state = 'sent', attempts = $2, sent_at = $3, lease_until = NULL, lease_owner = NULL WHERE id = $1",
+                vec![i(id), i(i64::from(attempts)), tm(at)],
+            ),
+            DeliveryState::Pending => (
+                "UPDATE outbox SET state = 'pending', attempts = $2, next_at = $3, lease_until = NULL, lease_owner = NULL, last_error = $4 WHERE id = $1",
+                vec![i(id), i(i64::from(attempts)), tm(at), t(detail)],
+            ),
+            _ => (
+                "UPDATE outbox SET state = 'dead', attempts = $2, lease_until = NULL, lease_owner = NULL, last_error = $3 WHERE id = $1",
+                vec![i(id), i(i64::from(attempts)), t(detail)],
+            ),
         };
         x.exec(sql, &p)?;
         let detail = if state == DeliveryState::Pending {
@@ -858,13 +1548,61 @@ mod ops {
         } else {
             format!("try {attempts}: {detail}")
         };
-        history(x, &d.key, Utc::now(), outcome, &detail)
+        history(x, &key, Utc::now(), outcome, &detail)?;
+        Ok(true)
+    }
+
+    pub fn states<X: Tx>(
+        x: &mut X,
+        scope: &str,
+        recipient: Option<&str>,
+    ) -> Result<Vec<CheckinState>> {
+        let mut v = match recipient {
+            Some(r) => x.rows(&STATES, &states_sql(true), &[t(scope), t(r)], read_state)?,
+            None => x.rows(&STATES, &states_sql(false), &[t(scope)], read_state)?,
+        };
+        for s in &mut v {
+            s.scope = scope.to_string();
+        }
+        v.sort_by(|a, b| a.recipient.cmp(&b.recipient));
+        Ok(v)
     }
 }
 
 macro_rules! notify_store {
     ($ty:ty, $begin:expr) => {
         impl NotifyStore for $ty {
+            fn queue_alerts(&mut self, alerts: &[NewAlert<'_>]) -> Result<Vec<QueueCounts>> {
+                let mut counts = vec![QueueCounts::default(); alerts.len()];
+                let mut tx = $begin(self)?;
+                let mut heads = Vec::with_capacity(alerts.len());
+                for a in alerts {
+                    heads.push(ops::head(&mut tx, a.record, Some(a.secret), a.checkin_ttl, a.texts)?);
+                }
+                let mut in_tx = 0usize;
+                for (k, a) in alerts.iter().enumerate() {
+                    let mut rest = a.rows;
+                    while !rest.is_empty() {
+                        if in_tx >= QUEUE_CHUNK {
+                            tx.commit()?;
+                            tx = $begin(self)?;
+                            in_tx = 0;
+                        }
+                        let (now, later) = rest.split_at((QUEUE_CHUNK - in_tx).min(rest.len()));
+                        let (written, dead) = ops::rows(&mut tx, &heads[k], &a.record.id, a.queued_at, now)?;
+                        counts[k].queued += written - dead;
+                        counts[k].dead += dead;
+                        counts[k].duplicates += now.len() as u64 - written;
+                        in_tx += now.len();
+                        rest = later;
+                    }
+                }
+                for (k, a) in alerts.iter().enumerate() {
+                    counts[k].alert_new = ops::insert_alert(&mut tx, a.record)?;
+                }
+                tx.commit()?;
+                Ok(counts)
+            }
             fn queue_alert(
                 &mut self,
                 alert: &AlertRecord,
@@ -873,77 +1611,85 @@ macro_rules! notify_store {
                 states: &[CheckinState],
             ) -> Result<QueueCounts> {
                 let mut tx = $begin(self)?;
-                let c = ops::queue_alert(&mut tx, alert, deliveries, tokens, states)?;
+                let c = ops::queue_rendered(&mut tx, alert, deliveries, tokens, states)?;
                 tx.commit()?;
                 Ok(c)
             }
             fn alert(&mut self, id: &str) -> Result<Option<AlertRecord>> {
                 let mut tx = $begin(self)?;
-                let mut v = tx.rows(
-                    &ALERTS,
-                    "SELECT id, scope, incident, event, sent, status, msg_type, level, category, headline, recipients, cap_xml, reason FROM alerts WHERE id = $1",
-                    &[t(id)],
-                    read_alert,
-                )?;
+                let mut v = tx.rows(&ALERTS, &format!("{ALERT_SELECT} WHERE id = $1"), &[t(id)], read_alert)?;
                 tx.commit()?;
                 Ok(v.pop())
             }
             fn alerts(&mut self, incident: Option<&str>) -> Result<Vec<AlertRecord>> {
                 let mut tx = $begin(self)?;
-                let base = "SELECT id, scope, incident, event, sent, status, msg_type, level, category, headline, recipients, cap_xml, reason FROM alerts";
                 let v = match incident {
-                    Some(inc) => tx.rows(&ALERTS, &format!("{base} WHERE incident = $1 ORDER BY sent, id"), &[t(inc)], read_alert)?,
-                    None => tx.rows(&ALERTS, &format!("{base} ORDER BY sent, id"), &[], read_alert)?,
+                    Some(inc) => tx.rows(&ALERTS, &format!("{ALERT_SELECT} WHERE incident = $1 ORDER BY sent, id"), &[t(inc)], read_alert)?,
+                    None => tx.rows(&ALERTS, &format!("{ALERT_SELECT} ORDER BY sent, id"), &[], read_alert)?,
                 };
                 tx.commit()?;
                 Ok(v)
+            }
+            fn alert_secret(&mut self, alert: &str) -> Result<Option<[u8; 32]>> {
+                let mut tx = $begin(self)?;
+                let mut v = tx.rows(&KEYS, "SELECT no, secret FROM alert_keys WHERE alert = $1", &[t(alert)], |r| read_secret(r, 1))?;
+                tx.commit()?;
+                Ok(v.pop())
             }
             fn claim_deliveries(
                 &mut self,
                 now: DateTime<Utc>,
                 limit: u32,
                 lease_until: DateTime<Utc>,
-            ) -> Result<Vec<Delivery>> {
+                owner: &str,
+            ) -> Result<Vec<Queued>> {
                 let mut tx = $begin(self)?;
-                let v = ops::claim(&mut tx, now, limit, lease_until)?;
+                let v = ops::claim(&mut tx, now, limit, lease_until, owner)?;
                 tx.commit()?;
                 Ok(v)
             }
-            fn delivery_sent(&mut self, id: i64, attempts: u32, at: DateTime<Utc>, detail: &str) -> Result<()> {
+            fn renew_leases(&mut self, owner: &str, ids: &[i64], lease_until: DateTime<Utc>) -> Result<u64> {
                 let mut tx = $begin(self)?;
-                ops::mark(&mut tx, id, DeliveryState::Sent, attempts, at, detail)?;
-                Ok(tx.commit()?)
+                let n = ops::renew(&mut tx, owner, ids, lease_until)?;
+                tx.commit()?;
+                Ok(n)
             }
-            fn delivery_retry(&mut self, id: i64, attempts: u32, next_at: DateTime<Utc>, error: &str) -> Result<()> {
+            fn delivery_sent(&mut self, id: i64, owner: &str, attempts: u32, at: DateTime<Utc>, detail: &str) -> Result<bool> {
                 let mut tx = $begin(self)?;
-                ops::mark(&mut tx, id, DeliveryState::Pending, attempts, next_at, error)?;
-                Ok(tx.commit()?)
+                let ok = ops::mark(&mut tx, id, owner, DeliveryState::Sent, attempts, at, detail)?;
+                tx.commit()?;
+                Ok(ok)
             }
-            fn delivery_dead(&mut self, id: i64, attempts: u32, at: DateTime<Utc>, error: &str) -> Result<()> {
+            fn delivery_retry(&mut self, id: i64, owner: &str, attempts: u32, next_at: DateTime<Utc>, error: &str) -> Result<bool> {
                 let mut tx = $begin(self)?;
-                ops::mark(&mut tx, id, DeliveryState::Dead, attempts, at, error)?;
-                Ok(tx.commit()?)
+                let ok = ops::mark(&mut tx, id, owner, DeliveryState::Pending, attempts, next_at, error)?;
+                tx.commit()?;
+                Ok(ok)
+            }
+            fn delivery_dead(&mut self, id: i64, owner: &str, attempts: u32, at: DateTime<Utc>, error: &str) -> Result<bool> {
+                let mut tx = $begin(self)?;
+                let ok = ops::mark(&mut tx, id, owner, DeliveryState::Dead, attempts, at, error)?;
+                tx.commit()?;
+                Ok(ok)
             }
             fn next_due(&mut self) -> Result<Option<DateTime<Utc>>> {
                 let mut tx = $begin(self)?;
-                let mut v = tx.rows(
-                    &OUTBOX,
-                    &format!("{OUTBOX_SELECT} WHERE state = 'pending' OR state = 'sending' ORDER BY CASE WHEN state = 'pending' THEN next_at ELSE lease_until END, id LIMIT 1"),
-                    &[],
-                    read_delivery,
-                )?;
+                let mut due = vec![];
+                for sql in [
+                    "SELECT min(next_at) FROM outbox WHERE state = 'pending'",
+                    "SELECT min(lease_until) FROM outbox WHERE state = 'sending'",
+                ] {
+                    due.extend(tx.rows(&DUE, sql, &[], |r| opt_time(r, 0))?.into_iter().flatten());
+                }
                 tx.commit()?;
-                Ok(v.pop().map(|d| match d.state {
-                    DeliveryState::Sending => d.lease_until.unwrap_or(d.next_at),
-                    _ => d.next_at,
-                }))
+                Ok(due.into_iter().min())
             }
-            fn deliveries(&mut self, alert: Option<&str>, limit: u32) -> Result<Vec<Delivery>> {
+            fn outbox_rows(&mut self, alert: Option<&str>, limit: u32) -> Result<Vec<Queued>> {
                 let mut tx = $begin(self)?;
                 let lim = i(i64::from(limit));
                 let v = match alert {
-                    Some(a) => tx.rows(&OUTBOX, &format!("{OUTBOX_SELECT} WHERE alert = $1 ORDER BY id LIMIT $2"), &[t(a), lim], read_delivery)?,
-                    None => tx.rows(&OUTBOX, &format!("{OUTBOX_SELECT} ORDER BY id LIMIT $1"), &[lim], read_delivery)?,
+                    Some(a) => tx.rows(&QUEUED, &format!("{QUEUED_SELECT} WHERE o.alert_no = (SELECT no FROM alert_keys WHERE alert = $1) ORDER BY o.id LIMIT $2"), &[t(a), lim], read_queued)?,
+                    None => tx.rows(&QUEUED, &format!("{QUEUED_SELECT} ORDER BY o.id LIMIT $1"), &[lim], read_queued)?,
                 };
                 tx.commit()?;
                 Ok(v)
@@ -964,12 +1710,24 @@ macro_rules! notify_store {
                     })
                 }
                 let mut tx = $begin(self)?;
-                let v = match alert {
-                    Some(a) => tx.rows(&COUNTS, "SELECT channel, state, count(*) FROM outbox WHERE alert = $1 GROUP BY channel, state ORDER BY channel, state", &[t(a)], read)?,
-                    None => tx.rows(&COUNTS, "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state ORDER BY channel, state", &[], read)?,
+                let mut v = match alert {
+                    Some(a) => tx.rows(&COUNTS, "SELECT channel, state, count(*) FROM outbox WHERE alert_no = (SELECT no FROM alert_keys WHERE alert = $1) GROUP BY channel, state", &[t(a)], read)?,
+                    None => tx.rows(&COUNTS, "SELECT channel, state, count(*) FROM outbox GROUP BY channel, state", &[], read)?,
                 };
                 tx.commit()?;
+                v.sort_by(|a, b| (a.channel, a.state).cmp(&(b.channel, b.state)));
                 Ok(v)
+            }
+            fn checkin_issuer(&mut self, row: i64) -> Result<Option<CheckinIssuer>> {
+                let mut tx = $begin(self)?;
+                let mut v = tx.rows(
+                    &ISSUER,
+                    "SELECT o.id, k.alert, k.scope, o.recipient, t.accountable, k.secret, o.created_at, k.checkin_ttl_s FROM outbox o JOIN alert_keys k ON k.no = o.alert_no JOIN alert_texts t ON t.id = o.text_no WHERE o.id = $1",
+                    &[i(row)],
+                    read_issuer,
+                )?;
+                tx.commit()?;
+                Ok(v.pop())
             }
             fn checkin_token(&mut self, hash: &[u8; 32]) -> Result<Option<CheckinToken>> {
                 let mut tx = $begin(self)?;
@@ -984,17 +1742,26 @@ macro_rules! notify_store {
             }
             fn checkin_state(&mut self, scope: &str, recipient: &str) -> Result<Option<CheckinState>> {
                 let mut tx = $begin(self)?;
-                let mut v = tx.rows(&CHECKINS, &format!("{CHECKIN_SELECT} WHERE c.scope = $1 AND c.recipient = $2"), &[t(scope), t(recipient)], read_checkin)?;
+                let mut v = ops::states(&mut tx, scope, Some(recipient))?;
                 tx.commit()?;
                 Ok(v.pop())
             }
             fn record_checkin(&mut self, s: &CheckinState) -> Result<()> {
                 let vals = checkin_vals(s)?;
                 let mut tx = $begin(self)?;
-                let n = tx.exec(
-                    "UPDATE checkins SET status = $4, message = $5, lat = $6, lon = $7, answered_at = $8 WHERE scope = $1 AND recipient = $2 AND name = $3",
+                let mut n = tx.exec(
+                    "UPDATE checkins SET name = $3, status = $4, message = $5, lat = $6, lon = $7, answered_at = $8 WHERE scope = $1 AND recipient = $2",
                     &vals,
                 )?;
+                if n == 0 {
+                    n = tx.exec(
+                        "INSERT INTO checkins (scope, recipient, name, status, message, lat, lon, answered_at) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM outbox o \
+                           JOIN alert_keys k ON k.no = o.alert_no JOIN alert_texts t ON t.id = o.text_no \
+                           WHERE k.scope = $1 AND o.recipient = $2 AND t.accountable = 1)",
+                        &vals,
+                    )?;
+                }
                 if n != 1 {
                     return Err(StoreError::Unstorable {
                         table: "checkins",
@@ -1010,15 +1777,13 @@ macro_rules! notify_store {
             }
             fn checkin_states(&mut self, scope: &str) -> Result<Vec<CheckinState>> {
                 let mut tx = $begin(self)?;
-                let v = tx.rows(&CHECKINS, &format!("{CHECKIN_SELECT} WHERE c.scope = $1 ORDER BY c.recipient"), &[t(scope)], read_checkin)?;
+                let v = ops::states(&mut tx, scope, None)?;
                 tx.commit()?;
                 Ok(v)
             }
         }
     };
 }
-
-const CHECKIN_SELECT: &str = "SELECT c.scope, c.recipient, c.name, c.status, c.message, c.lat, c.lon, c.answered_at, (SELECT min(o.sent_at) FROM outbox o WHERE o.scope = c.scope AND o.recipient = c.recipient AND o.state = 'sent') FROM checkins c";
 
 fn sqlite_begin(s: &mut SqliteStore) -> Result<crate::unit::SqliteTx<'_>> {
     Ok(crate::unit::sqlite_write(&mut s.conn)?)
@@ -1030,3 +1795,159 @@ fn pg_begin(s: &mut PgStore) -> Result<crate::unit::PgTx<'_>> {
 
 notify_store!(SqliteStore, sqlite_begin);
 notify_store!(PgStore, pg_begin);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrations::MIGRATIONS;
+    use crate::{NotifyStore, PgStore, SqliteStore};
+
+    const OLD_ROWS: &str = r#"
+INSERT INTO alerts VALUES ('fg.a.alert.1', 'incident:A', 'A', NULL, 1571927400000000, 'Actual', 'Alert', 2, 'security', 'h', 2, '<alert/>', 'r');
+INSERT INTO outbox (id, key, alert, scope, recipient, channel, address, language, subject, body, state, attempts, next_at, lease_until, last_error, created_at, sent_at)
+VALUES (7, 'fg.a.alert.1/p1/email', 'fg.a.alert.1', 'incident:A', 'p1', 'email', 'p1@x.org', 'en', '[II] {sic}', 'Hello p1, answer http://x/checkin?t=ab}', 'sent', 1, 1571927400000000, NULL, NULL, 1571927400000000, 1571927460000000),
+       (8, 'fg.a.alert.1/org-1/webhook', 'fg.a.alert.1', 'incident:A', 'org-1', 'webhook', 'http://x', 'zh', 's', 'b', 'pending', 0, 1571927400000000, NULL, NULL, 1571927400000000, NULL);
+INSERT INTO checkins VALUES ('incident:A', 'p1', 'Person 1', 'no_answer', NULL, NULL, NULL, NULL);
+INSERT INTO checkin_tokens VALUES (x'0101010101010101010101010101010101010101010101010101010101010101', 'incident:A', 'p1', 'link', 1571927400000000, 1572186600000000);
+"#;
+
+    fn slim_version() -> i64 {
+        MIGRATIONS
+            .iter()
+            .find(|m| m.sqlite == SLIM_SQLITE)
+            .map(|m| m.version)
+            .unwrap()
+    }
+
+    fn check_carried_over(s: &mut dyn NotifyStore) {
+        let rows = s.outbox_rows(None, 10).unwrap();
+        assert_eq!(rows.len(), 2);
+        let p1 = &rows[0];
+        assert_eq!(p1.delivery.id, 7);
+        assert_eq!(p1.delivery.key, "fg.a.alert.1/p1/email");
+        assert_eq!(p1.delivery.state, DeliveryState::Sent);
+        assert!(p1.accountable && !rows[1].accountable);
+        // The rendered text renders as it was written.
+        assert_eq!(p1.delivery.subject, "[II] {{sic}}");
+        assert_eq!(p1.delivery.body, "Hello p1, answer http://x/checkin?t=ab}}");
+        assert_eq!(rows[1].delivery.key, "fg.a.alert.1/org-1/webhook");
+        assert!(s.alert_secret("fg.a.alert.1").unwrap().is_some());
+        let st = s.checkin_states("incident:A").unwrap();
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].name, "Person 1");
+        assert_eq!(st[0].reached_at.map(|t| t.timestamp()), Some(1_571_927_460));
+        assert!(s.checkin_token(&[1; 32]).unwrap().is_some());
+        // New rows get ids after the carried-over ones.
+        let rec = s.alert("fg.a.alert.1").unwrap().unwrap();
+        let texts = [AlertText {
+            round: 1,
+            language: "en".into(),
+            template: "reminder_body".into(),
+            accountable: true,
+            subject: "s".into(),
+            body: "b".into(),
+        }];
+        let rows = [Outgoing {
+            recipient: "p1".into(),
+            slot: "email/reminder-1".into(),
+            channel: ChannelKind::Email,
+            address: "p1@x.org".into(),
+            text: 0,
+            vars: RecipientVars::default(),
+            dead: None,
+        }];
+        s.queue_alerts(&[crate::NewAlert {
+            record: &rec,
+            secret: &[0; 32],
+            checkin_ttl: chrono::Duration::hours(72),
+            queued_at: rec.sent,
+            texts: &texts,
+            rows: &rows,
+        }])
+        .unwrap();
+        let ids: Vec<i64> = s
+            .outbox_rows(None, 10)
+            .unwrap()
+            .iter()
+            .map(|q| q.delivery.id)
+            .collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids[2] > 8, "{ids:?}");
+    }
+
+    #[test]
+    fn the_slim_outbox_migration_carries_queued_rows_over_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(crate::migrations::SQLITE_LEDGER).unwrap();
+            for m in MIGRATIONS.iter().filter(|m| m.version < slim_version()) {
+                c.execute_batch(m.sqlite).unwrap();
+                c.execute(
+                    "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                    rusqlite::params![m.version, m.name],
+                )
+                .unwrap();
+            }
+            c.execute_batch(OLD_ROWS).unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        check_carried_over(&mut s);
+    }
+
+    #[test]
+    fn the_slim_outbox_migration_carries_queued_rows_over_postgres() {
+        let Some(url) = std::env::var("FARGUARD_TEST_PG")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but FARGUARD_TEST_PG is not set"
+            );
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP slim outbox migration on postgres: FARGUARD_TEST_PG not set"
+            );
+            return;
+        };
+        let schema = format!("fg_slim_mig_{}", std::process::id());
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema}"
+        ))
+        .unwrap();
+        c.batch_execute(crate::migrations::POSTGRES_LEDGER).unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version < slim_version()) {
+            c.batch_execute(m.postgres).unwrap();
+            c.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&m.version, &m.name],
+            )
+            .unwrap();
+        }
+        // The same rows, PostgreSQL spelling (times, bytes, identity ids).
+        let pg_rows = OLD_ROWS
+            .replace("1571927400000000", "to_timestamp(1571927400)")
+            .replace("1571927460000000", "to_timestamp(1571927460)")
+            .replace("1572186600000000", "to_timestamp(1572186600)")
+            .replace("\nVALUES (7,", "\nOVERRIDING SYSTEM VALUE VALUES (7,")
+            .replace("x'0101", "'\\x0101")
+            .replace(
+                "0101', 'incident:A', 'p1', 'link'",
+                "0101'::bytea, 'incident:A', 'p1', 'link'",
+            );
+        c.batch_execute(&pg_rows).unwrap();
+        let r = std::panic::catch_unwind(|| {
+            let mut s = PgStore::connect(&url, Some(&schema)).unwrap();
+            check_carried_over(&mut s);
+        });
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .unwrap();
+        if let Err(e) = r {
+            std::panic::resume_unwind(e);
+        }
+    }
+}

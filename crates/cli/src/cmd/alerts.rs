@@ -1,13 +1,15 @@
 //! `farguard alerts`: compose and queue the alerts of an incident or an
 //! event (exactly its exposed people and organisations, each in their
 //! language, with the plan's advice, the nearest mission and emergency
-//! contacts), list them, and show one — its deliveries, or its CAP 1.2 text.
+//! contacts), update or cancel them (CAP `Update` / `Cancel` referencing
+//! what was issued, to the same recipients), list them, and show one — its
+//! deliveries, or its CAP 1.2 text.
 
 use super::notify::{self as wiring, ConfigArg};
 use super::{Ctx, load_guideline};
 use crate::out;
 use anyhow::{Result, bail};
-use farguard_model::CapStatus;
+use farguard_model::{CapStatus, MsgType};
 use farguard_respond::Library;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -22,6 +24,31 @@ pub enum Action {
   farguard alerts compose --event gdelt:881991040  people within the guideline radius when it occurred
   farguard alerts compose --event gdelt:881991040 --status test")]
     Compose(ComposeArgs),
+    /// Update an alert: a CAP msgType Update referencing it (and every
+    /// later message of its scope), with your message, queued to the same
+    /// recipients over the same contacts.
+    #[command(after_help = "Example:
+  farguard alerts update fg.event-gdelt-881991328.alert.1 --message \"Clashes have moved north; the airport road is open\"")]
+    Update {
+        /// The alert to update (see farguard alerts list).
+        alert: String,
+        /// What changed, in your words (sent to every recipient, and in the CAP description).
+        #[arg(long)]
+        message: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Cancel an alert: a CAP msgType Cancel (response AllClear)
+    /// referencing what was issued, queued to the same recipients. Their
+    /// check-in stays open.
+    Cancel {
+        alert: String,
+        /// Why it is cancelled (default: a standard all-clear line).
+        #[arg(long)]
+        message: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Alerts, oldest first.
     List {
         /// Only this incident's alerts.
@@ -55,6 +82,24 @@ pub struct ComposeArgs {
 pub fn run(ctx: &Ctx, a: Action) -> Result<ExitCode> {
     match a {
         Action::Compose(c) => compose(ctx, c),
+        Action::Update {
+            alert,
+            message,
+            config,
+        } => follow_up(ctx, &alert, MsgType::Update, &message, &config),
+        Action::Cancel {
+            alert,
+            message,
+            config,
+        } => follow_up(
+            ctx,
+            &alert,
+            MsgType::Cancel,
+            message
+                .as_deref()
+                .unwrap_or("The alert is cancelled: the threat has passed. 预警解除，威胁已过去。"),
+            &config,
+        ),
         Action::List { incident } => list(ctx, incident.as_deref()),
         Action::Show { id, cap } => show(ctx, &id, cap),
     }
@@ -93,7 +138,7 @@ fn compose(ctx: &Ctx, c: ComposeArgs) -> Result<ExitCode> {
         (None, None) => bail!("give --incident ID or --event ID"),
     };
     let missions = wiring::missions(&mut *store, &cfg)?;
-    let (q, _) = wiring::compose_and_queue(&mut *store, &cfg, &input, &recipients, &missions)?;
+    let q = wiring::compose_and_queue(&mut *store, &cfg, &input, &recipients, &missions)?;
     if ctx.json {
         out::json(&q)?;
     } else if q.already_composed {
@@ -105,6 +150,43 @@ fn compose(ctx: &Ctx, c: ComposeArgs) -> Result<ExitCode> {
         println!(
             "{}: {} people and {} organisations exposed; {} messages queued, {} dead at composition (unusable contact)",
             q.alert, q.people, q.organisations, q.queued, q.dead_at_composition
+        );
+        println!(
+            "  deliver: farguard notify run    CAP: farguard alerts show {} --cap",
+            q.alert
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn follow_up(
+    ctx: &Ctx,
+    alert: &str,
+    msg_type: MsgType,
+    message: &str,
+    config: &ConfigArg,
+) -> Result<ExitCode> {
+    let cfg = config.load()?;
+    let mut store = ctx.store()?;
+    let q = wiring::follow_up(
+        &mut *store,
+        &cfg,
+        alert,
+        msg_type,
+        message,
+        chrono::Utc::now(),
+    )?;
+    if ctx.json {
+        out::json(&q)?;
+    } else {
+        println!(
+            "{}: {} of {alert} queued to {} people and {} organisations ({} messages, {} dead at composition)",
+            q.alert,
+            msg_type.code().to_lowercase(),
+            q.people,
+            q.organisations,
+            q.queued,
+            q.dead_at_composition
         );
         println!(
             "  deliver: farguard notify run    CAP: farguard alerts show {} --cap",

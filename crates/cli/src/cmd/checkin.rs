@@ -8,11 +8,13 @@ use super::notify::{self as wiring, ConfigArg};
 use crate::out;
 use anyhow::{Result, anyhow, bail};
 use chrono::Utc;
-use farguard_model::{CheckinStatus, DeliveryState};
+use farguard_model::CheckinStatus;
 use farguard_notify::checkin::{self, Answer, Credential, Decision};
-use farguard_notify::compose::{self, Options, Recipient, RecipientKind};
+use farguard_notify::compose::{self, Recipient, RecipientKind};
+use farguard_notify::template::Lang;
 use farguard_store::Store;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Subcommand)]
@@ -218,7 +220,12 @@ pub fn answer(
     a: &Answer,
     now: chrono::DateTime<Utc>,
 ) -> Result<Answered> {
-    let tok = store.checkin_token(&cred.hash())?;
+    let tok = checkin::resolve(
+        store,
+        cred,
+        |s, row| s.checkin_issuer(row),
+        |s, h| s.checkin_token(h),
+    )?;
     let Some(t) = &tok else {
         return Err(anyhow!(checkin::CheckinError::Forged));
     };
@@ -309,53 +316,34 @@ fn remind(ctx: &Ctx, scope: &str, round: u32, config: &ConfigArg) -> Result<Exit
         .into_iter()
         .filter(|a| a.scope == scope)
         .collect();
-    let Some(alert) = alerts.last().cloned() else {
+    // Reminders go under the scope's first alert (an update or a
+    // cancellation addresses the same people).
+    let first = alerts
+        .iter()
+        .find(|a| a.msg_type == farguard_model::MsgType::Alert)
+        .or(alerts.first());
+    let Some(alert) = first.cloned() else {
         bail!("no alert was composed for {scope}; see farguard alerts list")
     };
-    let silent: Vec<_> = store
+    let silent: BTreeSet<String> = store
         .checkin_states(scope)?
         .into_iter()
         .filter(|s| s.status == CheckinStatus::NoAnswer)
+        .map(|s| s.recipient)
         .collect();
-    // Re-resolve the same people from the alert's own deliveries (their
-    // addresses as composed), so a reminder goes where the alert went.
-    let deliveries = store.deliveries(Some(&alert.id), u32::MAX)?;
-    let people = store.people()?;
-    let mut recipients: Vec<Recipient> = Vec::new();
-    for s in &silent {
-        let mut contacts: Vec<compose::Contact> = deliveries
-            .iter()
-            .filter(|d| d.recipient == s.recipient && !d.address.is_empty())
-            .filter(|d| !(d.state == DeliveryState::Dead && d.attempts == 0))
-            .map(|d| compose::Contact {
-                channel: d.channel,
-                address: d.address.clone(),
-            })
-            .collect();
-        contacts.dedup();
-        let lang = deliveries
-            .iter()
-            .find(|d| d.recipient == s.recipient)
-            .map(|d| d.language.clone())
-            .or_else(|| {
-                people
-                    .iter()
-                    .find(|p| p.id == s.recipient)
-                    .map(|p| p.language.clone())
-            })
-            .unwrap_or_else(|| "zh".into());
-        recipients.push(Recipient {
-            id: s.recipient.clone(),
-            name: s.name.clone(),
-            kind: RecipientKind::Person,
-            language: lang,
-            contacts,
-            location: None,
-            country: None,
+    // The same people over the same contacts as the alert, with what they
+    // were told (name, nearest mission).
+    let recipients: Vec<Recipient> = wiring::recipients_of(&mut *store, &alert.id)?
+        .into_iter()
+        .filter(|r| r.kind == RecipientKind::Person && silent.contains(&r.id))
+        .map(|r| Recipient {
             reason: format!("no answer yet in {scope}"),
-        });
-    }
-    // The alert's text, re-derived from its CAP document's headline and the shipped advice.
+            ..r
+        })
+        .collect();
+    // The alert's text, from its CAP document as issued and the shipped advice.
+    let issued = farguard_notify::cap::read_issued(&alert.cap_xml)?;
+    let headline = |l: Lang| issued.headline.get(&l).cloned().unwrap_or_default();
     let input = wiring::input(
         &cfg,
         scope.to_string(),
@@ -366,21 +354,12 @@ fn remind(ctx: &Ctx, scope: &str, round: u32, config: &ConfigArg) -> Result<Exit
         farguard_model::Category::parse(&alert.category)?,
         alert.level,
         alert.event.is_some(),
-        alert.headline.clone(),
-        alert.headline.clone(),
+        headline(Lang::En),
+        headline(Lang::Zh),
         &[],
-        farguard_notify::cap::CapArea {
-            desc: scope.to_string(),
-            circles: vec![],
-            polygons: vec![],
-        },
+        issued.area,
         alert.reason.clone(),
     );
-    let opts = Options {
-        checkin_base_url: cfg.checkin_base_url.clone(),
-        checkin_ttl: cfg.checkin_ttl,
-        fallback: None,
-    };
     let c = compose::reminders(
         &alert,
         &input,
@@ -389,9 +368,9 @@ fn remind(ctx: &Ctx, scope: &str, round: u32, config: &ConfigArg) -> Result<Exit
         Utc::now(),
         &[],
         &cfg.templates,
-        &opts,
+        &wiring::options(&cfg),
     )?;
-    let q = store.queue_alert(&alert, &c.deliveries, &c.tokens, &[])?;
+    let q = wiring::queue(&mut *store, &c)?;
     let r = Reminded {
         scope: scope.to_string(),
         round,

@@ -10,6 +10,7 @@ use chrono::Utc;
 use farguard_model::{ChannelKind, CheckinStatus};
 use farguard_notify::channel::Channel;
 use farguard_notify::channel::file::FileChannel;
+use farguard_notify::checkin::{AlertSecret, link_token, reply_code};
 use farguard_notify::checkin::{Answer, Credential};
 use farguard_notify::config::NotifyConfig;
 use farguard_notify::outbox::{self, RunOptions};
@@ -34,7 +35,7 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
         "\n6. ALERTS  to exactly the exposed people and organisations, through the durable outbox"
     );
     let missions = wiring::missions(store, &cfg)?;
-    let mut done: Vec<(Queued, Vec<farguard_notify::compose::IssuedCheckin>)> = vec![];
+    let mut done: Vec<Queued> = vec![];
     for inc in incs.iter() {
         if done.len() == INCIDENTS {
             break;
@@ -53,12 +54,12 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
         {
             continue;
         }
-        let (q, issued) = wiring::compose_and_queue(store, &cfg, &input, &recipients, &missions)?;
+        let q = wiring::compose_and_queue(store, &cfg, &input, &recipients, &missions)?;
         println!(
             "   {} ({}): {} people, {} organisations → {} messages queued",
             q.alert, inc.title, q.people, q.organisations, q.queued
         );
-        done.push((q, issued));
+        done.push(q);
     }
     if done.is_empty() {
         println!("   no open incident exposes a registered person; nothing to send");
@@ -70,11 +71,14 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
         Box::new(FileChannel::open(std::path::Path::new(&outbox_file))?),
     );
     let stats = outbox::run(
-        &mut Backend(store),
+        &mut Backend::new(store, None),
         &mut chans,
         &cfg.retry,
         &mut cfg.rate_limits(),
-        &RunOptions::default(),
+        &RunOptions {
+            checkin_base_url: cfg.checkin_base_url.clone(),
+            ..RunOptions::default()
+        },
         &mut |_, _| {},
     )?;
     println!(
@@ -84,18 +88,34 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
     println!(
         "\n7. CHECK-IN  simulated answers (demo only): every 3rd person safe by link, every 7th needs help by SMS code"
     );
-    for (q, issued) in &done {
+    for q in &done {
         // Answers come in during the data's own time (the links expire 72 h after the alert).
         let sent = store.alert(&q.alert)?.map_or_else(Utc::now, |a| a.sent);
-        for (i, c) in issued.iter().enumerate() {
+        let Some(secret) = store.alert_secret(&q.alert)?.map(AlertSecret::from_bytes) else {
+            continue;
+        };
+        // Each person's first message: the link and code it carried are
+        // derived again from the alert's secret, as the runner did.
+        let mut seen = std::collections::BTreeSet::new();
+        let firsts: Vec<_> = store
+            .outbox_rows(Some(&q.alert), u32::MAX)?
+            .into_iter()
+            .filter(|r| r.accountable && seen.insert(r.delivery.recipient.clone()))
+            .collect();
+        for (i, r) in firsts.iter().enumerate() {
+            let (id, who) = (r.delivery.id, r.delivery.recipient.as_str());
+            let (link, code) = (
+                link_token(&secret, id, who),
+                reply_code(&secret, id, who).unwrap_or_default(),
+            );
             let (cred, status, msg) = if i % 7 == 3 {
                 (
-                    Credential::Code(&c.reply_code),
+                    Credential::Code(&code),
                     CheckinStatus::NeedHelp,
                     Some("simulated: need transport to the airport".to_string()),
                 )
             } else if i % 3 == 0 {
-                (Credential::Link(&c.token), CheckinStatus::Safe, None)
+                (Credential::Link(&link), CheckinStatus::Safe, None)
             } else {
                 continue;
             };
@@ -111,7 +131,7 @@ pub fn run(store: &mut dyn Store, database: &str) -> Result<()> {
         let v = view(store, &q.scope, false)?;
         print_view(&v, 3);
     }
-    if let Some((q, _)) = done.first() {
+    if let Some(q) = done.first() {
         println!("\n   farguard --db {database} alerts list");
         println!("   farguard --db {database} alerts show {} --cap", q.alert);
         println!(

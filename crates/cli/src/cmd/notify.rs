@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use farguard_expose::{Presence, QueryArea, Window};
 use farguard_grade::Guideline;
 use farguard_model::{
-    Area, CapStatus, Category, ChannelKind, Delivery, Event, EventId, Incident, Level, MsgType,
-    OrgKind, Person, Point, SiteKind,
+    Area, CapStatus, Category, ChannelKind, Delivery, DeliveryState, Event, EventId, Incident,
+    Level, MsgType, OrgKind, Person, Point, Queued as QueuedRow, SiteKind,
 };
 use farguard_notify::cap::CapArea;
 use farguard_notify::channel::Channel;
@@ -22,12 +22,15 @@ use farguard_notify::channel::email::Email;
 use farguard_notify::channel::file::FileChannel;
 use farguard_notify::channel::sms::SmsGateway;
 use farguard_notify::channel::webhook::Webhook;
-use farguard_notify::compose::{AlertInput, Contact, Mission, Options, Recipient, RecipientKind};
+use farguard_notify::checkin::AlertSecret;
+use farguard_notify::compose::{
+    AlertInput, Composed, Contact, Mission, Options, Recipient, RecipientKind,
+};
 use farguard_notify::config::NotifyConfig;
-use farguard_notify::outbox::{self, OutboxBackend, RunOptions, RunStats};
+use farguard_notify::outbox::{self, LeaseRenewer, OutboxBackend, RunOptions, RunStats};
 use farguard_notify::template::Lang;
 use farguard_notify::{NotifyError, compose};
-use farguard_store::{QueueCounts, Store};
+use farguard_store::{NewAlert, QueueCounts, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,29 +121,70 @@ pub struct BenchArgs {
     /// Working directory for the benchmark databases (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Runs of each benchmark (figures are medians).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Skip the durable-queue benchmark.
+    #[arg(long)]
+    pub skip_queue: bool,
+    /// Skip the latency benchmark.
+    #[arg(long)]
+    pub skip_latency: bool,
 }
 
 pub fn run(ctx: &Ctx, a: Action) -> Result<ExitCode> {
     match a {
         Action::Run(r) => run_outbox(ctx, r),
         Action::Outbox(o) => show_outbox(ctx, o),
-        Action::Bench(b) => bench(ctx, b),
+        Action::Bench(b) => bench::run(ctx, b),
     }
 }
 
 // --- store adapters -------------------------------------------------------------
 
-/// The outbox loop's view of the store.
-pub struct Backend<'a>(pub &'a mut dyn Store);
+/// The outbox loop's view of the store, for one runner. With `target` (the
+/// database to open again) it offers a heartbeat that renews the runner's
+/// leases on a second connection while a send is in flight.
+pub struct Backend<'a> {
+    pub store: &'a mut dyn Store,
+    pub owner: String,
+    pub target: Option<String>,
+}
+
+impl<'a> Backend<'a> {
+    pub fn new(store: &'a mut dyn Store, target: Option<&str>) -> Self {
+        Self {
+            store,
+            owner: outbox::runner_id(),
+            target: target.map(str::to_string),
+        }
+    }
+}
 
 impl std::fmt::Debug for Backend<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Backend")
+        f.debug_struct("Backend")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
     }
 }
 
 fn be(e: farguard_store::StoreError) -> NotifyError {
     NotifyError::Backend(e.to_string())
+}
+
+/// Renews one runner's leases on its own connection.
+struct Renewer {
+    store: Box<dyn Store>,
+    owner: String,
+}
+
+impl LeaseRenewer for Renewer {
+    fn renew(&mut self, ids: &[i64], lease_until: DateTime<Utc>) -> Result<u64, NotifyError> {
+        self.store
+            .renew_leases(&self.owner, ids, lease_until)
+            .map_err(be)
+    }
 }
 
 impl OutboxBackend for Backend<'_> {
@@ -149,17 +193,44 @@ impl OutboxBackend for Backend<'_> {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
-    ) -> Result<Vec<Delivery>, NotifyError> {
-        self.0.claim_deliveries(now, limit, lease_until).map_err(be)
+    ) -> Result<Vec<QueuedRow>, NotifyError> {
+        self.store
+            .claim_deliveries(now, limit, lease_until, &self.owner)
+            .map_err(be)
+    }
+    fn secret(&mut self, alert: &str) -> Result<Option<AlertSecret>, NotifyError> {
+        Ok(self
+            .store
+            .alert_secret(alert)
+            .map_err(be)?
+            .map(AlertSecret::from_bytes))
+    }
+    fn renew(&mut self, ids: &[i64], lease_until: DateTime<Utc>) -> Result<u64, NotifyError> {
+        self.store
+            .renew_leases(&self.owner, ids, lease_until)
+            .map_err(be)
+    }
+    fn renewer(&mut self) -> Option<Box<dyn LeaseRenewer>> {
+        let target = self.target.as_deref()?;
+        match farguard_store::open(target) {
+            Ok(store) => Some(Box::new(Renewer {
+                store,
+                owner: self.owner.clone(),
+            })),
+            Err(e) => {
+                tracing::warn!(error = %e, "no second connection for lease renewal; renewing between sends only");
+                None
+            }
+        }
     }
     fn mark_sent(
         &mut self,
         d: &Delivery,
         at: DateTime<Utc>,
         detail: &str,
-    ) -> Result<(), NotifyError> {
-        self.0
-            .delivery_sent(d.id, d.attempts + 1, at, detail)
+    ) -> Result<bool, NotifyError> {
+        self.store
+            .delivery_sent(d.id, &self.owner, d.attempts + 1, at, detail)
             .map_err(be)
     }
     fn mark_retry(
@@ -168,9 +239,9 @@ impl OutboxBackend for Backend<'_> {
         attempts: u32,
         next_at: DateTime<Utc>,
         error: &str,
-    ) -> Result<(), NotifyError> {
-        self.0
-            .delivery_retry(d.id, attempts, next_at, error)
+    ) -> Result<bool, NotifyError> {
+        self.store
+            .delivery_retry(d.id, &self.owner, attempts, next_at, error)
             .map_err(be)
     }
     fn mark_dead(
@@ -179,11 +250,13 @@ impl OutboxBackend for Backend<'_> {
         attempts: u32,
         at: DateTime<Utc>,
         error: &str,
-    ) -> Result<(), NotifyError> {
-        self.0.delivery_dead(d.id, attempts, at, error).map_err(be)
+    ) -> Result<bool, NotifyError> {
+        self.store
+            .delivery_dead(d.id, &self.owner, attempts, at, error)
+            .map_err(be)
     }
     fn next_due(&mut self) -> Result<Option<DateTime<Utc>>, NotifyError> {
-        self.0.next_due().map_err(be)
+        self.store.next_due().map_err(be)
     }
 }
 
@@ -228,6 +301,9 @@ struct RunReport {
     sent: u64,
     retried: u64,
     dead: u64,
+    /// Outcomes of rows whose lease this runner had lost to another runner.
+    lost_leases: u64,
+    lease_renewals: u64,
     seconds: f64,
 }
 
@@ -252,10 +328,11 @@ fn run_outbox(ctx: &Ctx, r: RunArgs) -> Result<ExitCode> {
         lease: Duration::from_secs(r.lease_secs.max(1)),
         until_idle: !r.follow,
         max_sends: r.max_sends,
+        checkin_base_url: cfg.checkin_base_url.clone(),
         ..RunOptions::default()
     };
     let stats: RunStats = outbox::run(
-        &mut Backend(&mut *store),
+        &mut Backend::new(&mut *store, Some(&ctx.db)),
         &mut chans,
         &cfg.retry,
         &mut limits,
@@ -274,6 +351,8 @@ fn run_outbox(ctx: &Ctx, r: RunArgs) -> Result<ExitCode> {
         sent: stats.sent,
         retried: stats.retried,
         dead: stats.dead,
+        lost_leases: stats.lost,
+        lease_renewals: stats.renewals,
         seconds: started.elapsed().as_secs_f64(),
     };
     if ctx.json {
@@ -283,6 +362,12 @@ fn run_outbox(ctx: &Ctx, r: RunArgs) -> Result<ExitCode> {
             "outbox: sent {}, retries scheduled {}, dead-lettered {} in {:.1} s",
             rep.sent, rep.retried, rep.dead, rep.seconds
         );
+        if rep.lost_leases > 0 {
+            println!(
+                "  {} outcome(s) came after this runner's lease had ended; another runner decided those rows",
+                rep.lost_leases
+            );
+        }
         if rep.dead > 0 {
             println!("  see why: farguard notify outbox   (and --key KEY for one row's history)");
         }
@@ -431,6 +516,7 @@ pub fn exposed(
             location: loc,
             country,
             reason: format!("{} ({what})", h.reason),
+            mission: None,
         });
     }
     // Organisations owning exposed sites, once each, located at their nearest exposed site.
@@ -472,6 +558,7 @@ pub fn exposed(
             location: Some(s.anchor()),
             country: Some(s.country),
             reason: format!("owns {n} exposed site(s), e.g. {} ({what})", s.name),
+            mission: None,
         });
     }
     Ok((out, points))
@@ -582,6 +669,7 @@ pub fn input(
         area,
         expires: None,
         reason,
+        message: None,
     }
 }
 
@@ -616,52 +704,174 @@ pub struct Queued {
     pub already_composed: bool,
 }
 
-/// Composes the alert for `recipients` and queues it durably, drawing new
-/// credentials if one ever collides.
+/// Composes the alert for `recipients` and queues it durably (its texts
+/// once, one slim row per recipient and channel).
 pub fn compose_and_queue(
     store: &mut dyn Store,
     cfg: &NotifyConfig,
     input: &AlertInput,
     recipients: &[Recipient],
     missions: &[Mission],
-) -> Result<(Queued, Vec<compose::IssuedCheckin>)> {
-    let opts = Options {
-        checkin_base_url: cfg.checkin_base_url.clone(),
+) -> Result<Queued> {
+    let id = compose::alert_id(&input.scope, input.msg_type, input.sequence);
+    if store.alert(&id)?.is_some() {
+        return Ok(Queued {
+            alert: id,
+            scope: input.scope.clone(),
+            people: 0,
+            organisations: 0,
+            queued: 0,
+            dead_at_composition: 0,
+            duplicates: 0,
+            already_composed: true,
+        });
+    }
+    let c = compose::compose(input, recipients, missions, &cfg.templates, &options(cfg))?;
+    let q = queue(store, &c)?;
+    Ok(summary(&c.record.id, input, recipients, q))
+}
+
+/// Composition options from the configuration.
+pub fn options(cfg: &NotifyConfig) -> Options {
+    Options {
         checkin_ttl: cfg.checkin_ttl,
         fallback: cfg.fallback.map(|c| Contact {
             channel: c,
             address: cfg.file_path.clone().unwrap_or_else(|| "-".into()),
         }),
-    };
-    let id = compose::alert_id(&input.scope, input.msg_type, input.sequence);
-    if store.alert(&id)?.is_some() {
-        return Ok((
-            Queued {
-                alert: id,
-                scope: input.scope.clone(),
-                people: 0,
-                organisations: 0,
-                queued: 0,
-                dead_at_composition: 0,
-                duplicates: 0,
-                already_composed: true,
-            },
-            vec![],
-        ));
     }
-    let mut last = None;
-    for _ in 0..3 {
-        let c = compose::compose(input, recipients, missions, &cfg.templates, &opts)?;
-        match store.queue_alert(&c.record, &c.deliveries, &c.tokens, &c.states) {
-            Ok(q) => return Ok((summary(&c.record.id, input, recipients, q), c.issued)),
-            Err(e) if e.to_string().contains("collide") => last = Some(e),
-            Err(e) => return Err(e.into()),
+}
+
+/// Queues one composed alert.
+pub fn queue(store: &mut dyn Store, c: &Composed) -> Result<QueueCounts> {
+    let mut counts = store.queue_alerts(&[new_alert(c)])?;
+    Ok(counts.pop().unwrap_or_default())
+}
+
+/// The store's view of a composed alert.
+pub fn new_alert(c: &Composed) -> NewAlert<'_> {
+    NewAlert {
+        record: &c.record,
+        secret: c.secret.bytes(),
+        checkin_ttl: c.checkin_ttl,
+        queued_at: c.queued_at,
+        texts: &c.texts,
+        rows: &c.rows,
+    }
+}
+
+/// Who an alert's messages went to, as recipients again (for its update,
+/// cancellation or reminders): each recipient's usable contacts from the
+/// alert's own rows (its first round; contacts dead at composition left
+/// out), language, name, nearest mission and reason as first told.
+pub fn recipients_of(store: &mut dyn Store, alert: &str) -> Result<Vec<Recipient>> {
+    let mut out: Vec<Recipient> = Vec::new();
+    let mut at: BTreeMap<String, usize> = BTreeMap::new();
+    for q in store.outbox_rows(Some(alert), u32::MAX)? {
+        let d = &q.delivery;
+        let slot = d.key.rsplit_once('/').map_or("", |(_, s)| s);
+        if d.key.contains("/reminder-") {
+            continue;
+        }
+        let k = *at.entry(d.recipient.clone()).or_insert_with(|| {
+            out.push(Recipient {
+                id: d.recipient.clone(),
+                name: if q.vars.name.is_empty() {
+                    d.recipient.clone()
+                } else {
+                    q.vars.name.clone()
+                },
+                kind: if q.accountable {
+                    RecipientKind::Person
+                } else {
+                    RecipientKind::Organisation
+                },
+                language: d.language.clone(),
+                contacts: vec![],
+                location: None,
+                country: None,
+                reason: q.vars.why.clone(),
+                mission: (!q.vars.mission.is_empty()).then(|| q.vars.mission.clone()),
+            });
+            out.len() - 1
+        });
+        let unusable =
+            slot.starts_with("none") || (d.state == DeliveryState::Dead && d.attempts == 0);
+        if !unusable {
+            let c = Contact {
+                channel: d.channel,
+                address: d.address.clone(),
+            };
+            if !out[k].contacts.contains(&c) {
+                out[k].contacts.push(c);
+            }
         }
     }
-    bail!(
-        "check-in credentials collided three times: {}",
-        last.map(|e| e.to_string()).unwrap_or_default()
-    )
+    Ok(out)
+}
+
+/// An update (`MsgType::Update`) or a cancellation (`MsgType::Cancel`) of
+/// an alert: a CAP document of that type referencing every alert issued in
+/// the scope so far (`sender,identifier,sent`), with the same area and
+/// headlines and the operator's `message`, queued to the same recipients
+/// over the same contacts.
+pub fn follow_up(
+    store: &mut dyn Store,
+    cfg: &NotifyConfig,
+    original: &str,
+    msg_type: MsgType,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<Queued> {
+    let Some(orig) = store.alert(original)? else {
+        bail!("alert {original} not found; see farguard alerts list")
+    };
+    let earlier: Vec<_> = store
+        .alerts(None)?
+        .into_iter()
+        .filter(|a| a.scope == orig.scope)
+        .collect();
+    if let Some(c) = earlier.iter().find(|a| a.msg_type == MsgType::Cancel) {
+        bail!(
+            "the alerts of {} were cancelled by {} at {}; compose a new alert instead",
+            orig.scope,
+            c.id,
+            c.sent.to_rfc3339()
+        )
+    }
+    let issued = farguard_notify::cap::read_issued(&orig.cap_xml)
+        .with_context(|| format!("reading the CAP document of {original}"))?;
+    let mut references = Vec::new();
+    for a in &earlier {
+        let sender = farguard_notify::cap::read_issued(&a.cap_xml)
+            .map_or_else(|_| cfg.sender.clone(), |i| i.sender);
+        references.push(compose::reference(&sender, a));
+    }
+    let recipients = recipients_of(store, &orig.id)?;
+    let headline = |l: Lang| issued.headline.get(&l).cloned().unwrap_or_default();
+    let mut input = input(
+        cfg,
+        orig.scope.clone(),
+        orig.incident.clone(),
+        orig.event.clone(),
+        now,
+        orig.status,
+        Category::parse(&orig.category)?,
+        orig.level,
+        orig.event.is_some(),
+        headline(Lang::En),
+        headline(Lang::Zh),
+        &[],
+        issued.area.clone(),
+        orig.reason.clone(),
+    );
+    input.msg_type = msg_type;
+    input.sequence = u32::try_from(earlier.len()).unwrap_or(u32::MAX - 1) + 1;
+    input.references = references;
+    input.event_text = issued.event.clone();
+    input.message = Some(message.to_string());
+    let missions = missions(store, cfg)?;
+    compose_and_queue(store, cfg, &input, &recipients, &missions)
 }
 
 fn summary(id: &str, input: &AlertInput, r: &[Recipient], q: QueueCounts) -> Queued {
@@ -817,376 +1027,5 @@ pub fn for_event(
     Ok((input, recipients))
 }
 
-// --- benchmarks -----------------------------------------------------------------
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return 0.0;
-    }
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Synthetic recipients (deterministic), each with one e-mail contact.
-fn bench_recipients(n: usize) -> Vec<Recipient> {
-    (0..n)
-        .map(|i| Recipient {
-            id: format!("bench-p{i:07}"),
-            name: format!("Bench person {i}"),
-            kind: RecipientKind::Person,
-            language: if i % 3 == 0 { "en" } else { "zh" }.into(),
-            contacts: vec![Contact {
-                channel: ChannelKind::Email,
-                address: format!("p{i}@bench.example"),
-            }],
-            location: None,
-            country: None,
-            reason: "bench".into(),
-        })
-        .collect()
-}
-
-fn bench_input(cfg: &NotifyConfig, scope: String, at: DateTime<Utc>, point: Point) -> AlertInput {
-    input(
-        cfg,
-        scope,
-        None,
-        None,
-        at,
-        CapStatus::Test,
-        Category::Security,
-        Level::II,
-        true,
-        "Benchmark alert".into(),
-        "基准测试预警".into(),
-        &["Shelter in place".into()],
-        CapArea {
-            desc: "bench".into(),
-            circles: vec![(point, 25.0)],
-            polygons: vec![],
-        },
-        "bench".into(),
-    )
-}
-
-/// The same outbox rows through bare rusqlite (one prepared INSERT per row,
-/// one transaction, same table, unique key and indexes): the floor the store
-/// is measured against.
-fn raw_sqlite_baseline(path: &std::path::Path, rows: &[Delivery]) -> Result<f64> {
-    let mut c = rusqlite::Connection::open(path)?;
-    c.pragma_update(None, "journal_mode", "WAL")?;
-    c.pragma_update(None, "synchronous", "NORMAL")?;
-    c.execute_batch(
-        "CREATE TABLE outbox (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, alert TEXT NOT NULL, scope TEXT NOT NULL, recipient TEXT NOT NULL, channel TEXT NOT NULL, address TEXT NOT NULL, language TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;
-         CREATE INDEX outbox_due ON outbox (state, next_at);
-         CREATE INDEX outbox_recipient ON outbox (scope, recipient);
-         CREATE INDEX outbox_alert ON outbox (alert);",
-    )?;
-    let t0 = Instant::now();
-    let tx = c.transaction()?;
-    {
-        let mut st = tx.prepare("INSERT INTO outbox (key, alert, scope, recipient, channel, address, language, subject, body, state, attempts, next_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
-        for d in rows {
-            st.execute(rusqlite::params![
-                d.key,
-                d.alert,
-                d.scope,
-                d.recipient,
-                d.channel.code(),
-                d.address,
-                d.language,
-                d.subject,
-                d.body,
-                d.state.code(),
-                d.attempts,
-                d.next_at.timestamp_micros(),
-                d.created_at.timestamp_micros()
-            ])?;
-        }
-    }
-    tx.commit()?;
-    Ok(t0.elapsed().as_secs_f64())
-}
-
-#[derive(Debug, Serialize)]
-struct BenchReport {
-    recipients: usize,
-    runs: usize,
-    compose_s_median: f64,
-    queue_s_median: f64,
-    compose_and_queue_s_median: f64,
-    baseline_raw_sqlite_outbox_insert_s_median: f64,
-    latency_people: usize,
-    latency_events: usize,
-    latency_rate_per_s: f64,
-    latency_p50_ms: f64,
-    latency_p99_ms: f64,
-    latency_max_ms: f64,
-    latency_recipients_queued: u64,
-    latency_baseline_exposure_only_p99_ms: f64,
-}
-
-fn bench(ctx: &Ctx, b: BenchArgs) -> Result<ExitCode> {
-    let tmp = tempfile::tempdir()?;
-    let dir = b.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let cfg = NotifyConfig::shipped()?;
-    let at = Utc::now();
-    let p0 = Point::new(-4.05, 39.66)?;
-    let recipients = bench_recipients(b.recipients);
-    let runs = 3;
-    let (mut comp, mut queue, mut total, mut base) = (vec![], vec![], vec![], vec![]);
-    for run in 0..runs {
-        let path = dir.join(format!("bench-queue-{run}.db"));
-        let raw = dir.join(format!("bench-raw-{run}.db"));
-        for p in [&path, &raw] {
-            let _ = std::fs::remove_file(p);
-        }
-        let mut store = farguard_store::SqliteStore::open(&path)?;
-        let t0 = Instant::now();
-        let opts = Options {
-            checkin_base_url: cfg.checkin_base_url.clone(),
-            checkin_ttl: cfg.checkin_ttl,
-            fallback: None,
-        };
-        let c = compose::compose(
-            &bench_input(&cfg, format!("bench:{run}"), at, p0),
-            &recipients,
-            &[],
-            &cfg.templates,
-            &opts,
-        )?;
-        let t1 = Instant::now();
-        let q = farguard_store::NotifyStore::queue_alert(
-            &mut store,
-            &c.record,
-            &c.deliveries,
-            &c.tokens,
-            &c.states,
-        )?;
-        let t2 = Instant::now();
-        anyhow::ensure!(
-            q.queued == b.recipients as u64,
-            "queued {} of {}",
-            q.queued,
-            b.recipients
-        );
-        comp.push((t1 - t0).as_secs_f64());
-        queue.push((t2 - t1).as_secs_f64());
-        total.push((t2 - t0).as_secs_f64());
-        base.push(raw_sqlite_baseline(&raw, &c.deliveries)?);
-        eprintln!(
-            "run {}: compose {:.2} s + queue {:.2} s (outbox {} rows, credentials {}, accountability {}); raw rusqlite outbox insert {:.2} s",
-            run + 1,
-            comp[run],
-            queue[run],
-            q.queued,
-            q.tokens,
-            q.people,
-            base[run]
-        );
-        drop(store);
-        for p in [&path, &raw] {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-    drop(recipients);
-    let lat = latency_bench(&dir, &cfg, &b)?;
-    let rep = BenchReport {
-        recipients: b.recipients,
-        runs,
-        compose_s_median: median(comp),
-        queue_s_median: median(queue),
-        compose_and_queue_s_median: median(total),
-        baseline_raw_sqlite_outbox_insert_s_median: median(base),
-        latency_people: b.people,
-        latency_events: b.events,
-        latency_rate_per_s: b.rate,
-        latency_p50_ms: lat.0,
-        latency_p99_ms: lat.1,
-        latency_max_ms: lat.2,
-        latency_recipients_queued: lat.3,
-        latency_baseline_exposure_only_p99_ms: lat.4,
-    };
-    if ctx.json {
-        out::json(&rep)?;
-    } else {
-        println!("notify bench (SQLite, WAL, synchronous=NORMAL; medians of {runs} runs)");
-        println!(
-            "  {} recipients composed and queued durably: {:.2} s (compose {:.2} s + queue {:.2} s; target ≤ 10 s)",
-            rep.recipients,
-            rep.compose_and_queue_s_median,
-            rep.compose_s_median,
-            rep.queue_s_median
-        );
-        println!(
-            "  baseline, same run: bare rusqlite insert of the same outbox rows: {:.2} s",
-            rep.baseline_raw_sqlite_outbox_insert_s_median
-        );
-        println!(
-            "  event → alerts durably queued, {} events at {}/s, {} registered people: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (target p99 ≤ 500 ms); {} messages queued",
-            rep.latency_events,
-            rep.latency_rate_per_s,
-            rep.latency_people,
-            rep.latency_p50_ms,
-            rep.latency_p99_ms,
-            rep.latency_max_ms,
-            rep.latency_recipients_queued
-        );
-        println!(
-            "  baseline, same run: exposure lookup alone (no compose, no store): p99 {:.3} ms",
-            rep.latency_baseline_exposure_only_p99_ms
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Events arrive on a fixed schedule at `rate`/s (the real GDELT export's
-/// located events, replayed in a loop); one pipeline thread takes every
-/// event that has arrived, finds the people within 25 km in a grid over
-/// 1,000,000 registered people (placed near the real ports and airports),
-/// composes and queues each alert in its own transaction (WAL: committed,
-/// not fsynced, per alert).
-/// Latency of an event = commit time − scheduled arrival.
-fn latency_bench(
-    dir: &std::path::Path,
-    cfg: &NotifyConfig,
-    b: &BenchArgs,
-) -> Result<(f64, f64, f64, u64, f64)> {
-    use farguard_expose::PointGrid;
-    let events = located_events()?;
-    anyhow::ensure!(
-        !events.is_empty(),
-        "no located events in the shipped export"
-    );
-    let anchors = anchor_points()?;
-    // Deterministic placement: person i near anchor i mod n, within ~0.3°.
-    let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let pts: Vec<(f64, f64)> = (0..b.people)
-        .map(|i| {
-            let a = anchors[i % anchors.len()];
-            (
-                (a.0 + (next() - 0.5) * 0.6).clamp(-90.0, 90.0),
-                (a.1 + (next() - 0.5) * 0.6).clamp(-180.0, 180.0),
-            )
-        })
-        .collect();
-    let grid = PointGrid::build(&pts, 2.0);
-    // Baseline: the exposure lookup alone, per event.
-    let mut base = Vec::with_capacity(b.events);
-    for k in 0..b.events {
-        let (p, _) = &events[k % events.len()];
-        let t0 = Instant::now();
-        let mut n = 0u32;
-        grid.within(*p, 25_000.0, |_, _| n += 1);
-        base.push(t0.elapsed().as_secs_f64() * 1000.0);
-    }
-    let path = dir.join("bench-latency.db");
-    let _ = std::fs::remove_file(&path);
-    let mut store = farguard_store::SqliteStore::open(&path)?;
-    let opts = Options {
-        checkin_base_url: cfg.checkin_base_url.clone(),
-        checkin_ttl: cfg.checkin_ttl,
-        fallback: None,
-    };
-    let start = Instant::now() + Duration::from_millis(50);
-    let arrival = |k: usize| start + Duration::from_secs_f64(k as f64 / b.rate);
-    let mut lat = Vec::with_capacity(b.events);
-    let mut queued = 0u64;
-    let mut k = 0;
-    while k < b.events {
-        let now = Instant::now();
-        if now < arrival(k) {
-            std::thread::sleep(arrival(k) - now);
-            continue;
-        }
-        // Every event that has arrived by now.
-        let mut batch = vec![];
-        while k < b.events && arrival(k) <= Instant::now() {
-            batch.push(k);
-            k += 1;
-        }
-        let mut composed = Vec::with_capacity(batch.len());
-        for &j in &batch {
-            let (p, id) = &events[j % events.len()];
-            let mut rs = Vec::new();
-            grid.within(*p, 25_000.0, |i, _| {
-                rs.push(Recipient {
-                    id: format!("p{i}"),
-                    name: format!("Person {i}"),
-                    kind: RecipientKind::Person,
-                    language: if i % 3 == 0 { "en" } else { "zh" }.into(),
-                    contacts: vec![Contact {
-                        channel: ChannelKind::Email,
-                        address: format!("p{i}@bench.example"),
-                    }],
-                    location: None,
-                    country: None,
-                    reason: "bench".into(),
-                })
-            });
-            let input = bench_input(cfg, format!("event:{id}#{j}"), Utc::now(), *p);
-            composed.push(compose::compose(&input, &rs, &[], &cfg.templates, &opts)?);
-        }
-        for c in &composed {
-            let q = farguard_store::NotifyStore::queue_alert(
-                &mut store,
-                &c.record,
-                &c.deliveries,
-                &c.tokens,
-                &c.states,
-            )?;
-            queued += q.queued;
-        }
-        let done = Instant::now();
-        for &j in &batch {
-            lat.push((done - arrival(j)).as_secs_f64() * 1000.0);
-        }
-    }
-    let p50 = pct(&mut lat, 0.5);
-    let p99 = pct(&mut lat, 0.99);
-    let max = lat.last().copied().unwrap_or(0.0);
-    drop(store);
-    let _ = std::fs::remove_file(&path);
-    Ok((p50, p99, max, queued, pct(&mut base, 0.99)))
-}
-
-/// The shipped GDELT export's precisely located events: (point, id).
-fn located_events() -> Result<Vec<(Point, String)>> {
-    let mut mem = farguard_store::SqliteStore::open(":memory:")?;
-    super::ingest::ingest_gdelt_bytes(
-        &mut mem,
-        crate::embedded::GDELT_EXPORT_NAME,
-        crate::embedded::GDELT_EXPORT,
-    )?;
-    let Some((a, z)) = mem.event_time_range()? else {
-        return Ok(vec![]);
-    };
-    Ok(mem
-        .events_between(a, z + chrono::Duration::seconds(1))?
-        .into_iter()
-        .filter_map(|e| e.local_point().map(|p| (p, e.id.to_string())))
-        .collect())
-}
-
-/// The real World Port Index ports, as (lat, lon).
-fn anchor_points() -> Result<Vec<(f64, f64)>> {
-    let ports =
-        farguard_registry::wpi::read(crate::embedded::WPI_NAME, crate::embedded::WPI, "bench")?;
-    Ok(ports
-        .rows
-        .iter()
-        .map(|(_, s)| (s.anchor().lat(), s.anchor().lon()))
-        .collect())
-}
+/// Reads as `farguard notify bench`; see `notify/bench.rs`.
+mod bench;

@@ -3,14 +3,18 @@
 //! through failures, hangs and dropped connections.
 
 use crate::receivers::{Act, Http, Smtp};
-use crate::support::{MemOutbox, contact, input, missions, options, person};
+use crate::support::{CHECKIN_URL, MemOutbox, contact, input, missions, options, person};
 use farguard_model::{ChannelKind, DeliveryState};
+use farguard_model::{CheckinIssuer, Delivery};
 use farguard_notify::channel::Channel;
 use farguard_notify::channel::email::{Email, SmtpConfig, message_id};
 use farguard_notify::channel::sms::{SmsConfig, SmsGateway};
 use farguard_notify::channel::webhook::{ReplayGuard, VerifyError, Webhook};
-use farguard_notify::compose::{Recipient, RecipientKind, compose, nearest_mission};
-use farguard_notify::outbox::{RetryPolicy, RunOptions, run};
+use farguard_notify::checkin::{Credential, verify};
+use farguard_notify::compose::{
+    Composed, Recipient, RecipientKind, compose, nearest_mission, queued,
+};
+use farguard_notify::outbox::{RetryPolicy, RunOptions, render, run};
 use farguard_notify::template::Templates;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -35,11 +39,20 @@ fn drive(ob: &mut MemOutbox, ch: Box<dyn Channel>, policy: RetryPolicy) {
         &mut BTreeMap::new(),
         &RunOptions {
             poll: Duration::from_millis(20),
+            checkin_base_url: CHECKIN_URL.into(),
             ..RunOptions::default()
         },
         &mut |_, _| {},
     )
     .unwrap();
+}
+
+/// The composed messages as they are sent (rows numbered from 1).
+fn rendered(c: &Composed) -> Vec<Delivery> {
+    queued(c, 1)
+        .iter()
+        .map(|q| render(q, Some(&c.secret), CHECKIN_URL).unwrap())
+        .collect()
 }
 
 #[test]
@@ -69,32 +82,42 @@ fn alerts_go_to_exactly_the_recipients_in_their_language_with_the_nearest_missio
         &options(),
     )
     .unwrap();
-    let who: HashSet<&str> = c.deliveries.iter().map(|d| d.recipient.as_str()).collect();
+    let who: HashSet<&str> = c.rows.iter().map(|d| d.recipient.as_str()).collect();
     assert_eq!(who, HashSet::from(["p-zh", "p-en", "p-bad"]));
-    assert_eq!(c.deliveries.len(), 3, "one record per (recipient, channel)");
-    let zh = c.deliveries.iter().find(|d| d.recipient == "p-zh").unwrap();
+    assert_eq!(c.rows.len(), 3, "one record per (recipient, channel)");
+    // Texts are stored once per (language, template), not per recipient.
+    assert_eq!(
+        c.texts.len(),
+        3,
+        "{:?}",
+        c.texts.iter().map(|t| &t.template).collect::<Vec<_>>()
+    );
+    assert!(
+        c.texts
+            .iter()
+            .all(|t| t.accountable && !t.body.contains("Name p-"))
+    );
+    let sent = rendered(&c);
+    let zh = sent.iter().find(|d| d.recipient == "p-zh").unwrap();
     assert!(
         zh.subject.contains("蒙巴萨港附近发生武装冲突"),
         "{}",
         zh.subject
     );
+    assert!(zh.body.starts_with("Name p-zh："), "{}", zh.body);
     assert!(zh.body.contains("应对建议") && zh.body.contains("就地躲避"));
     // Nearest accredited mission: the consulate in Mombasa, not the embassy in Nairobi
     // (nor the nearer-than-Nairobi embassy across the border in Tanzania).
     assert!(zh.body.contains("Consulate in Mombasa"), "{}", zh.body);
     assert!(zh.body.contains("+86-10-12308"));
-    let en = c.deliveries.iter().find(|d| d.recipient == "p-en").unwrap();
+    let en = sent.iter().find(|d| d.recipient == "p-en").unwrap();
     assert!(
         en.body.starts_with("[Level II (severe)] Armed clash"),
         "{}",
         en.body
     );
     assert!(en.body.contains("Reply SAFE "));
-    let bad = c
-        .deliveries
-        .iter()
-        .find(|d| d.recipient == "p-bad")
-        .unwrap();
+    let bad = sent.iter().find(|d| d.recipient == "p-bad").unwrap();
     assert_eq!(bad.state, DeliveryState::Dead);
     assert!(
         bad.last_error
@@ -103,15 +126,27 @@ fn alerts_go_to_exactly_the_recipients_in_their_language_with_the_nearest_missio
             .contains("does not parse"),
         "{bad:?}"
     );
-    // Every person gets one link token and one reply code, stored hashed.
-    assert_eq!(c.tokens.len(), 6);
-    assert_eq!(c.states.len(), 3);
-    for i in &c.issued {
-        assert!(
-            !c.tokens
-                .iter()
-                .any(|t| t.hash.as_slice() == i.token.as_bytes())
+    // Each message carries a link and a code for its own row: they verify
+    // with the alert's secret for that row and recipient only.
+    for d in &sent {
+        let token = &d.body.split("?t=").nth(1).unwrap()[..64];
+        let issuer = |row: i64, recipient: &str| CheckinIssuer {
+            row,
+            alert: c.record.id.clone(),
+            scope: c.record.scope.clone(),
+            recipient: recipient.into(),
+            accountable: true,
+            secret: *c.secret.bytes(),
+            created_at: c.record.sent,
+            expires_at: c.record.sent + chrono::Duration::hours(72),
+        };
+        let t = verify(Credential::Link(token), &issuer(d.id, &d.recipient)).unwrap();
+        assert_eq!(
+            (t.scope.as_str(), t.kind.as_str()),
+            ("event:gdelt:881991040", "link")
         );
+        assert!(verify(Credential::Link(token), &issuer(d.id + 1, &d.recipient)).is_none());
+        assert!(verify(Credential::Link(token), &issuer(d.id, "someone-else")).is_none());
     }
     // Organisations are informed but not asked to check in.
     let org = Recipient {
@@ -130,8 +165,8 @@ fn alerts_go_to_exactly_the_recipients_in_their_language_with_the_nearest_missio
         &options(),
     )
     .unwrap();
-    assert!(c.tokens.is_empty() && c.states.is_empty());
-    assert!(!c.deliveries[0].body.contains("SAFE"));
+    assert!(c.texts.iter().all(|t| !t.accountable));
+    assert!(!rendered(&c)[0].body.contains("SAFE"));
 }
 
 #[test]
@@ -170,14 +205,19 @@ fn signed_webhooks_arrive_once_each_through_a_500_and_a_hang() {
         })
         .collect();
     let c = compose(&input(), &people, &[], &Templates::default(), &options()).unwrap();
-    let mut ob = MemOutbox::new(c.deliveries.clone());
+    let mut ob = MemOutbox::new(&c);
     drive(
         &mut ob,
         Box::new(Webhook::new(SECRET, Duration::from_millis(500))),
         fast_policy(5),
     );
-    for d in &c.deliveries {
-        assert_eq!(ob.state(&d.key), DeliveryState::Sent, "{}", d.key);
+    for q in queued(&c, 1) {
+        assert_eq!(
+            ob.state(&q.delivery.key),
+            DeliveryState::Sent,
+            "{}",
+            q.delivery.key
+        );
     }
     let got = rx.requests();
     // Accepted requests: exactly one per key, each signed and verifiable once.
@@ -243,16 +283,20 @@ fn a_receiver_that_never_recovers_dead_letters_after_the_limit_and_a_4xx_at_once
         person("p2", "en", vec![contact(ChannelKind::Webhook, &refuse.url)]),
     ];
     let c = compose(&input(), &people, &[], &Templates::default(), &options()).unwrap();
-    let mut ob = MemOutbox::new(c.deliveries.clone());
+    let mut ob = MemOutbox::new(&c);
     drive(
         &mut ob,
         Box::new(Webhook::new(SECRET, Duration::from_millis(500))),
         fast_policy(3),
     );
-    assert!(ob.rows.iter().all(|d| d.state == DeliveryState::Dead));
+    assert!(
+        ob.rows
+            .iter()
+            .all(|q| q.delivery.state == DeliveryState::Dead)
+    );
     assert_eq!(rx.requests().len(), 3, "exactly max_attempts tries");
     assert_eq!(refuse.requests().len(), 1, "a 4xx is not retried");
-    let p1 = &ob.rows[0];
+    let p1 = &ob.rows[0].delivery;
     assert_eq!(p1.attempts, 3);
     assert!(
         p1.last_error
@@ -289,7 +333,7 @@ fn email_reaches_the_smtp_sink_once_each_after_a_dropped_connection() {
         )])
         .collect();
     let c = compose(&input(), &people, &[], &Templates::default(), &options()).unwrap();
-    let mut ob = MemOutbox::new(c.deliveries.clone());
+    let mut ob = MemOutbox::new(&c);
     drive(&mut ob, Box::new(Email::new(&cfg).unwrap()), fast_policy(5));
     let mails = sink.mails();
     assert_eq!(mails.len(), 3, "{mails:?}");
@@ -297,7 +341,7 @@ fn email_reaches_the_smtp_sink_once_each_after_a_dropped_connection() {
         let to = format!("<p{i}@example.org>");
         let m: Vec<_> = mails.iter().filter(|m| m.to.contains(&to)).collect();
         assert_eq!(m.len(), 1, "{to}");
-        let key = &c.deliveries[i].key;
+        let key = &queued(&c, 1)[i].delivery.key;
         assert_eq!(m[0].header("Message-ID").unwrap(), message_id(key));
     }
     assert!(mails[0].data.contains("Subject:"));
@@ -307,7 +351,12 @@ fn email_reaches_the_smtp_sink_once_each_after_a_dropped_connection() {
         "the drop was retried: {:?}",
         ob.history
     );
-    let refused = ob.rows.iter().find(|d| d.recipient == "px").unwrap();
+    let refused = &ob
+        .rows
+        .iter()
+        .find(|q| q.delivery.recipient == "px")
+        .unwrap()
+        .delivery;
     assert_eq!(
         refused.state,
         DeliveryState::Dead,
@@ -334,7 +383,7 @@ fn sms_gateway_gets_the_configured_request_with_escaped_values() {
         vec![contact(ChannelKind::Sms, "+254700000001")],
     )];
     let c = compose(&input(), &people, &[], &Templates::default(), &options()).unwrap();
-    let mut ob = MemOutbox::new(c.deliveries.clone());
+    let mut ob = MemOutbox::new(&c);
     drive(&mut ob, Box::new(gw), fast_policy(3));
     let got: Vec<_> = rx
         .requests()

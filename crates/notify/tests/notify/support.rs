@@ -4,11 +4,14 @@
 use chrono::{DateTime, TimeZone, Utc};
 use farguard_model::{
     CapStatus, Category, ChannelKind, CountryCode, Delivery, DeliveryState, Level, MsgType,
-    OrgKind, Point,
+    OrgKind, Point, Queued,
 };
 use farguard_notify::NotifyError;
 use farguard_notify::cap::CapArea;
-use farguard_notify::compose::{AlertInput, Contact, Mission, Options, Recipient, RecipientKind};
+use farguard_notify::checkin::AlertSecret;
+use farguard_notify::compose::{
+    AlertInput, Composed, Contact, Mission, Options, Recipient, RecipientKind, queued,
+};
 use farguard_notify::outbox::OutboxBackend;
 use farguard_notify::template::Lang;
 use std::collections::BTreeMap;
@@ -63,6 +66,7 @@ pub fn input() -> AlertInput {
         },
         expires: Some(t0() + chrono::Duration::hours(24)),
         reason: "GDELT 2.0 event 881991040 (CAMEO 190, Goldstein -10)".into(),
+        message: None,
     }
 }
 
@@ -76,6 +80,7 @@ pub fn person(id: &str, lang: &str, contacts: Vec<Contact>) -> Recipient {
         location: Some(Point::new(-4.06, 39.67).unwrap()),
         country: Some(CountryCode::parse("KE").unwrap()),
         reason: "leg at Mombasa 2019-10-23..26, 1.4 km from the event".into(),
+        mission: None,
     }
 }
 
@@ -118,39 +123,45 @@ pub fn missions() -> Vec<Mission> {
 
 pub fn options() -> Options {
     Options {
-        checkin_base_url: "http://127.0.0.1:8080/checkin".into(),
         checkin_ttl: chrono::Duration::hours(72),
         fallback: None,
     }
 }
 
-/// An outbox in memory with the store's semantics (claim with lease, marks, history).
+pub const CHECKIN_URL: &str = "http://127.0.0.1:8080/checkin";
+
+/// An outbox in memory with the store's semantics (claim with lease, marks,
+/// history), holding one composed alert.
 #[derive(Debug, Default)]
 pub struct MemOutbox {
-    pub rows: Vec<Delivery>,
+    pub rows: Vec<Queued>,
     pub history: Vec<(String, String, String)>,
+    pub secret: Option<AlertSecret>,
 }
 
 impl MemOutbox {
-    pub fn new(ds: Vec<Delivery>) -> Self {
-        let rows = ds
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut d)| {
-                d.id = i as i64;
-                d
-            })
-            .collect();
+    pub fn new(c: &Composed) -> Self {
         Self {
-            rows,
+            rows: queued(c, 1),
             history: vec![],
+            secret: Some(c.secret.clone()),
         }
     }
     pub fn state(&self, key: &str) -> DeliveryState {
-        self.rows.iter().find(|d| d.key == key).unwrap().state
+        self.rows
+            .iter()
+            .find(|q| q.delivery.key == key)
+            .unwrap()
+            .delivery
+            .state
     }
-    fn row(&mut self, id: i64) -> &mut Delivery {
-        self.rows.iter_mut().find(|d| d.id == id).unwrap()
+    pub fn row(&mut self, id: i64) -> &mut Delivery {
+        &mut self
+            .rows
+            .iter_mut()
+            .find(|q| q.delivery.id == id)
+            .unwrap()
+            .delivery
     }
 }
 
@@ -160,32 +171,46 @@ impl OutboxBackend for MemOutbox {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
-    ) -> Result<Vec<Delivery>, NotifyError> {
+    ) -> Result<Vec<Queued>, NotifyError> {
         let mut out = vec![];
-        for d in &mut self.rows {
+        for q in &mut self.rows {
+            let d = &mut q.delivery;
             let due = (d.state == DeliveryState::Pending && d.next_at <= now)
                 || (d.state == DeliveryState::Sending && d.lease_until.is_some_and(|l| l <= now));
             if due && out.len() < limit as usize {
                 d.state = DeliveryState::Sending;
                 d.lease_until = Some(lease_until);
-                out.push(d.clone());
+                out.push(q.clone());
             }
         }
         Ok(out)
+    }
+    fn secret(&mut self, _alert: &str) -> Result<Option<AlertSecret>, NotifyError> {
+        Ok(self.secret.clone())
+    }
+    fn renew(&mut self, ids: &[i64], lease_until: DateTime<Utc>) -> Result<u64, NotifyError> {
+        let mut n = 0;
+        for q in &mut self.rows {
+            if ids.contains(&q.delivery.id) && q.delivery.state == DeliveryState::Sending {
+                q.delivery.lease_until = Some(lease_until);
+                n += 1;
+            }
+        }
+        Ok(n)
     }
     fn mark_sent(
         &mut self,
         d: &Delivery,
         at: DateTime<Utc>,
         detail: &str,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<bool, NotifyError> {
         let r = self.row(d.id);
         r.state = DeliveryState::Sent;
         r.attempts += 1;
         r.sent_at = Some(at);
         self.history
             .push((d.key.clone(), "sent".into(), detail.into()));
-        Ok(())
+        Ok(true)
     }
     fn mark_retry(
         &mut self,
@@ -193,7 +218,7 @@ impl OutboxBackend for MemOutbox {
         attempts: u32,
         next_at: DateTime<Utc>,
         error: &str,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<bool, NotifyError> {
         let r = self.row(d.id);
         r.state = DeliveryState::Pending;
         r.attempts = attempts;
@@ -201,7 +226,7 @@ impl OutboxBackend for MemOutbox {
         r.last_error = Some(error.into());
         self.history
             .push((d.key.clone(), "retry".into(), error.into()));
-        Ok(())
+        Ok(true)
     }
     fn mark_dead(
         &mut self,
@@ -209,22 +234,22 @@ impl OutboxBackend for MemOutbox {
         attempts: u32,
         _at: DateTime<Utc>,
         error: &str,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<bool, NotifyError> {
         let r = self.row(d.id);
         r.state = DeliveryState::Dead;
         r.attempts = attempts;
         r.last_error = Some(error.into());
         self.history
             .push((d.key.clone(), "dead".into(), error.into()));
-        Ok(())
+        Ok(true)
     }
     fn next_due(&mut self) -> Result<Option<DateTime<Utc>>, NotifyError> {
         Ok(self
             .rows
             .iter()
-            .filter_map(|d| match d.state {
-                DeliveryState::Pending => Some(d.next_at),
-                DeliveryState::Sending => d.lease_until,
+            .filter_map(|q| match q.delivery.state {
+                DeliveryState::Pending => Some(q.delivery.next_at),
+                DeliveryState::Sending => q.delivery.lease_until,
                 _ => None,
             })
             .min())

@@ -1,14 +1,19 @@
-//! The notify store (`NotifyStore`) on every engine: queueing is atomic and
-//! idempotent, claims lease and reclaim, every state change leaves history,
-//! check-in credentials are found by hash only and answers are kept.
+//! The notify store (`NotifyStore`) on every engine: queueing is idempotent
+//! and group-committed (rows before their alert record, large alerts in
+//! chunks), texts are stored once per alert, claims lease to one runner
+//! which alone renews and records the outcome, every state change leaves
+//! history, accountability covers everyone with a message, and derived
+//! credentials are checked against the row they name. Older callers'
+//! rendered messages and hashed credentials still work.
 
+use crate::engines::Engine;
 use crate::fixtures::t;
 use chrono::{DateTime, TimeDelta, Utc};
 use farguard_model::{
-    AlertRecord, CapStatus, ChannelKind, CheckinState, CheckinStatus, CheckinToken, Delivery,
-    DeliveryState, Level, MsgType,
+    AlertRecord, AlertText, CapStatus, ChannelKind, CheckinState, CheckinStatus, CheckinToken,
+    Delivery, DeliveryState, Level, MsgType, Outgoing, RecipientVars,
 };
-use farguard_store::{QueueCounts, Store};
+use farguard_store::{NewAlert, QUEUE_CHUNK, QueueCounts, Store};
 
 /// One `#[test]` per engine per check.
 macro_rules! notify_checks {
@@ -20,15 +25,31 @@ macro_rules! notify_checks {
     };
 }
 
+/// Checks that need two connections (two runners).
+macro_rules! notify_engine_checks {
+    ($($check:ident),* $(,)?) => {
+        $(mod $check {
+            #[test] fn sqlite() { crate::engines::sqlite_engine(super::$check); }
+            #[test] fn postgres() { crate::engines::postgres_engine(super::$check); }
+        })*
+    };
+}
+
 notify_checks!(
-    queue_is_atomic_and_idempotent,
+    rendered_queue_is_atomic_and_idempotent,
+    slim_queue_stores_texts_once_and_is_idempotent,
+    a_large_alert_is_queued_in_chunks_with_its_record_last,
     claims_lease_reclaim_and_leave_history,
-    checkins_by_hash_with_answers_and_reach,
+    accountability_covers_everyone_with_a_message,
 );
+
+notify_engine_checks!(a_live_lease_is_renewed_and_never_stolen);
+
+const ALERT: &str = "fg.incident-KE-1.alert.1";
 
 fn alert(at: DateTime<Utc>) -> AlertRecord {
     AlertRecord {
-        id: "fg.incident-KE-1.alert.1".into(),
+        id: ALERT.into(),
         scope: "incident:KE-1".into(),
         incident: Some("KE-1".into()),
         event: Some("gdelt:881991040".into()),
@@ -47,14 +68,14 @@ fn alert(at: DateTime<Utc>) -> AlertRecord {
 fn delivery(recipient: &str, channel: ChannelKind, at: DateTime<Utc>) -> Delivery {
     Delivery {
         id: 0,
-        key: format!("fg.incident-KE-1.alert.1/{recipient}/{channel}"),
-        alert: "fg.incident-KE-1.alert.1".into(),
+        key: format!("{ALERT}/{recipient}/{channel}"),
+        alert: ALERT.into(),
         scope: "incident:KE-1".into(),
         recipient: recipient.into(),
         channel,
         address: format!("{recipient}@example.org"),
         language: "zh".into(),
-        subject: "【II级】蒙巴萨港附近发生武装冲突".into(),
+        subject: "【II级】蒙巴萨港附近发生武装冲突 {x}".into(),
         body: "请保持警惕".into(),
         state: DeliveryState::Pending,
         attempts: 0,
@@ -90,7 +111,8 @@ fn token(b: u8, recipient: &str, at: DateTime<Utc>) -> CheckinToken {
     }
 }
 
-fn queue(store: &mut dyn Store, at: DateTime<Utc>) -> QueueCounts {
+/// The older path: rendered messages, hashed credentials, explicit rows.
+fn queue_rendered(store: &mut dyn Store, at: DateTime<Utc>) -> QueueCounts {
     let mut dead = delivery("p3", ChannelKind::Email, at);
     dead.address = "not an address".into();
     dead.state = DeliveryState::Dead;
@@ -109,20 +131,88 @@ fn queue(store: &mut dyn Store, at: DateTime<Utc>) -> QueueCounts {
         .unwrap()
 }
 
-pub fn queue_is_atomic_and_idempotent(store: &mut dyn Store) {
+fn text(template: &str, language: &str, accountable: bool) -> AlertText {
+    AlertText {
+        round: 0,
+        language: language.into(),
+        template: template.into(),
+        accountable,
+        subject: format!("[{language}] {{{{II}}}} clashes"),
+        body: "{name}: {mission}. {why}. {checkin_link}".into(),
+    }
+}
+
+fn row(recipient: &str, slot: &str, channel: ChannelKind, text: u32) -> Outgoing {
+    Outgoing {
+        recipient: recipient.into(),
+        slot: slot.into(),
+        channel,
+        address: format!("{recipient}@example.org"),
+        text,
+        vars: RecipientVars {
+            name: format!("Person {recipient}"),
+            mission: "Consulate in Mombasa".into(),
+            why: "1.4 km from the event".into(),
+        },
+        dead: None,
+    }
+}
+
+/// Two people (one with two channels, one whose address is dead) and an
+/// organisation, in two languages: three texts.
+fn slim(at: DateTime<Utc>) -> (AlertRecord, Vec<AlertText>, Vec<Outgoing>) {
+    let texts = vec![
+        text("body", "zh", true),
+        text("sms", "en", true),
+        text("org_body", "zh", false),
+    ];
+    let mut bad = row("p3", "email", ChannelKind::Email, 0);
+    bad.dead = Some("email address does not parse".into());
+    let rows = vec![
+        row("p1", "email", ChannelKind::Email, 0),
+        row("p2", "sms", ChannelKind::Sms, 1),
+        row("p2", "sms#1", ChannelKind::Sms, 1),
+        bad,
+        row("org-1", "webhook", ChannelKind::Webhook, 2),
+    ];
+    (alert(at), texts, rows)
+}
+
+fn new_alert<'a>(
+    record: &'a AlertRecord,
+    secret: &'a [u8; 32],
+    texts: &'a [AlertText],
+    rows: &'a [Outgoing],
+) -> NewAlert<'a> {
+    NewAlert {
+        record,
+        secret,
+        checkin_ttl: TimeDelta::hours(72),
+        queued_at: record.sent,
+        texts,
+        rows,
+    }
+}
+
+pub fn rendered_queue_is_atomic_and_idempotent(store: &mut dyn Store) {
     let at = t(2019, 10, 24, 14, 30, 0);
-    let c = queue(store, at);
+    let c = queue_rendered(store, at);
     assert!(c.alert_new);
     assert_eq!(
         (c.queued, c.dead, c.duplicates, c.tokens, c.people),
         (2, 1, 0, 3, 3)
     );
-    assert_eq!(
-        store.alert("fg.incident-KE-1.alert.1").unwrap(),
-        Some(alert(at))
-    );
+    assert_eq!(store.alert(ALERT).unwrap(), Some(alert(at)));
     assert_eq!(store.alerts(Some("KE-1")).unwrap().len(), 1);
     assert!(store.alerts(Some("KE-2")).unwrap().is_empty());
+    // The rendered text is kept as written (its braces are not placeholders).
+    let rows = store.outbox_rows(Some(ALERT), 10).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].delivery.key, format!("{ALERT}/p1/email"));
+    assert_eq!(
+        rows[0].delivery.subject,
+        "【II级】蒙巴萨港附近发生武装冲突 {{x}}"
+    );
     // The same alert again (fresh credentials, as a re-run would draw): nothing new.
     let again = store
         .queue_alert(
@@ -147,60 +237,227 @@ pub fn queue_is_atomic_and_idempotent(store: &mut dyn Store) {
     assert_eq!(store.alert("fg.other").unwrap(), None);
     assert!(store.deliveries(Some("fg.other"), 10).unwrap().is_empty());
     let dead = store
-        .delivery_history("fg.incident-KE-1.alert.1/p3/email")
+        .delivery_history(&format!("{ALERT}/p3/email"))
         .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].outcome, "dead");
     assert!(dead[0].detail.contains("does not parse"));
+    // Hashed credentials are found by hash; the answer rows are explicit.
+    assert_eq!(
+        store.checkin_token(&[2; 32]).unwrap(),
+        Some(token(2, "p2", at))
+    );
+    assert_eq!(store.checkin_token(&[7; 32]).unwrap(), None);
+    assert_eq!(store.checkin_states("incident:KE-1").unwrap().len(), 3);
+}
+
+pub fn slim_queue_stores_texts_once_and_is_idempotent(store: &mut dyn Store) {
+    let at = t(2019, 10, 24, 14, 30, 0);
+    let (rec, texts, rows) = slim(at);
+    let secret = [5u8; 32];
+    // A second, small alert in the same call: one transaction for both.
+    let mut rec2 = rec.clone();
+    rec2.id = "fg.incident-KE-1.update.2".into();
+    rec2.msg_type = MsgType::Update;
+    let rows2 = vec![row("p1", "email", ChannelKind::Email, 0)];
+    let counts = store
+        .queue_alerts(&[
+            new_alert(&rec, &secret, &texts, &rows),
+            new_alert(&rec2, &[6; 32], &texts[..1], &rows2),
+        ])
+        .unwrap();
+    assert_eq!(counts.len(), 2);
+    assert!(counts[0].alert_new && counts[1].alert_new);
+    assert_eq!(
+        (counts[0].queued, counts[0].dead, counts[0].duplicates),
+        (4, 1, 0)
+    );
+    assert_eq!(counts[1].queued, 1);
+    assert_eq!(store.alert(ALERT).unwrap(), Some(rec.clone()));
+    assert_eq!(store.alert_secret(ALERT).unwrap(), Some(secret));
+    assert_eq!(store.alert_secret("nope").unwrap(), None);
+    // The rows come back with their alert's text and their own values.
+    let q = store.outbox_rows(Some(ALERT), 100).unwrap();
+    assert_eq!(q.len(), 5);
+    let p2 = q
+        .iter()
+        .find(|q| q.delivery.key == format!("{ALERT}/p2/sms#1"))
+        .unwrap();
+    assert_eq!(p2.delivery.language, "en");
+    assert_eq!(p2.delivery.subject, "[en] {{II}} clashes");
+    assert_eq!(p2.delivery.body, "{name}: {mission}. {why}. {checkin_link}");
+    assert_eq!(p2.vars.name, "Person p2");
+    assert_eq!(p2.vars.mission, "Consulate in Mombasa");
+    assert_eq!((p2.template.as_str(), p2.accountable), ("sms", true));
+    assert_eq!(p2.delivery.scope, "incident:KE-1");
+    assert_eq!(p2.delivery.created_at, at);
+    let org = q.iter().find(|q| q.delivery.recipient == "org-1").unwrap();
+    assert!(!org.accountable);
+    let bad = q.iter().find(|q| q.delivery.recipient == "p3").unwrap();
+    assert_eq!(bad.delivery.state, DeliveryState::Dead);
+    let h = store
+        .delivery_history(&format!("{ALERT}/p3/email"))
+        .unwrap();
+    assert_eq!(h.len(), 1);
+    assert!(h[0].detail.contains("does not parse"));
+    // Composing again (a new secret, as a re-run would draw) adds nothing
+    // and keeps the first secret; a new row for the same alert is added.
+    let mut more = rows.clone();
+    more.push(row("p4", "email", ChannelKind::Email, 0));
+    let again = store
+        .queue_alerts(&[new_alert(&rec, &[9; 32], &texts, &more)])
+        .unwrap();
+    assert!(!again[0].alert_new);
+    assert_eq!(
+        (again[0].queued, again[0].dead, again[0].duplicates),
+        (1, 0, 5)
+    );
+    assert_eq!(store.alert_secret(ALERT).unwrap(), Some(secret));
+    assert_eq!(
+        store
+            .delivery_history(&format!("{ALERT}/p3/email"))
+            .unwrap()
+            .len(),
+        1
+    );
+    let counts = store.outbox_counts(Some(ALERT)).unwrap();
+    let n = |c: ChannelKind, s: DeliveryState| {
+        counts
+            .iter()
+            .find(|x| x.channel == c && x.state == s)
+            .map_or(0, |x| x.count)
+    };
+    assert_eq!(n(ChannelKind::Email, DeliveryState::Pending), 2);
+    assert_eq!(n(ChannelKind::Sms, DeliveryState::Pending), 2);
+    assert_eq!(n(ChannelKind::Email, DeliveryState::Dead), 1);
+    // A row naming a text the alert does not have is refused, and nothing of the call is kept.
+    let mut wrong = row("p5", "email", ChannelKind::Email, 7);
+    wrong.text = 7;
+    let mut rec3 = rec.clone();
+    rec3.id = "fg.wrong".into();
+    let e = store
+        .queue_alerts(&[new_alert(&rec3, &secret, &texts, &[wrong])])
+        .unwrap_err();
+    assert!(e.to_string().contains("names text 7"), "{e}");
+    assert_eq!(store.alert_secret("fg.wrong").unwrap(), None);
+}
+
+pub fn a_large_alert_is_queued_in_chunks_with_its_record_last(store: &mut dyn Store) {
+    let at = t(2019, 10, 24, 14, 30, 0);
+    let texts = vec![text("body", "zh", true)];
+    let n = QUEUE_CHUNK + 7;
+    let rows: Vec<Outgoing> = (0..n)
+        .map(|k| row(&format!("p{k:06}"), "email", ChannelKind::Email, 0))
+        .collect();
+    let rec = alert(at);
+    let c = store
+        .queue_alerts(&[new_alert(&rec, &[1; 32], &texts, &rows)])
+        .unwrap();
+    assert_eq!((c[0].queued, c[0].duplicates), (n as u64, 0));
+    assert!(c[0].alert_new);
+    // A crash between the row chunks and the record: composing again
+    // completes the alert, nothing twice.
+    let again = store
+        .queue_alerts(&[new_alert(&rec, &[1; 32], &texts, &rows)])
+        .unwrap();
+    assert_eq!((again[0].queued, again[0].duplicates), (0, n as u64));
+    let counts = store.outbox_counts(None).unwrap();
+    assert_eq!(counts.iter().map(|c| c.count).sum::<u64>(), n as u64);
+    // Claims take the oldest rows first, in id order.
+    let got = store
+        .claim_deliveries(at, 3, at + TimeDelta::seconds(30), "r1")
+        .unwrap();
+    let who: Vec<&str> = got.iter().map(|q| q.delivery.recipient.as_str()).collect();
+    assert_eq!(who, ["p000000", "p000001", "p000002"]);
 }
 
 pub fn claims_lease_reclaim_and_leave_history(store: &mut dyn Store) {
     let at = t(2019, 10, 24, 14, 30, 0);
-    queue(store, at);
+    queue_rendered(store, at);
     let now = at + TimeDelta::seconds(1);
     let lease = now + TimeDelta::seconds(30);
-    let first = store.claim_deliveries(now, 1, lease).unwrap();
+    let first = store.claim_deliveries(now, 1, lease, "r1").unwrap();
     assert_eq!(first.len(), 1);
-    assert_eq!(first[0].state, DeliveryState::Sending);
-    assert_eq!(first[0].recipient, "p1");
-    let second = store.claim_deliveries(now, 10, lease).unwrap();
+    assert_eq!(first[0].delivery.state, DeliveryState::Sending);
+    assert_eq!(first[0].delivery.recipient, "p1");
+    let second = store.claim_deliveries(now, 10, lease, "r1").unwrap();
     assert_eq!(
         second.len(),
         1,
         "the leased row and the dead row are not claimable"
     );
-    assert_eq!(second[0].recipient, "p2");
-    assert!(store.claim_deliveries(now, 10, lease).unwrap().is_empty());
+    assert_eq!(second[0].delivery.recipient, "p2");
+    assert!(
+        store
+            .claim_deliveries(now, 10, lease, "r1")
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.next_due().unwrap(), Some(lease));
-    // The runner "dies"; after the lease both rows come back, and say so.
+    // Runner r1 "dies"; after the lease both rows come back to r2, and say so.
     let later = lease + TimeDelta::seconds(1);
     let back = store
-        .claim_deliveries(later, 10, later + TimeDelta::seconds(30))
+        .claim_deliveries(later, 10, later + TimeDelta::seconds(30), "r2")
         .unwrap();
     assert_eq!(back.len(), 2);
-    let (p1, p2) = (&back[0], &back[1]);
-    store.delivery_sent(p1.id, 1, later, "SMTP 250 ok").unwrap();
-    store
-        .delivery_retry(p2.id, 1, later + TimeDelta::seconds(4), "HTTP 500: boom")
-        .unwrap();
+    let (p1, p2) = (&back[0].delivery, &back[1].delivery);
+    // r1 wakes up and reports: too late, the rows are r2's now.
+    assert!(
+        !store
+            .delivery_sent(p1.id, "r1", 1, later, "SMTP 250 ok")
+            .unwrap()
+    );
+    assert!(
+        store
+            .delivery_sent(p1.id, "r2", 1, later, "SMTP 250 ok")
+            .unwrap()
+    );
+    assert!(
+        store
+            .delivery_retry(
+                p2.id,
+                "r2",
+                1,
+                later + TimeDelta::seconds(4),
+                "HTTP 500: boom"
+            )
+            .unwrap()
+    );
     assert_eq!(
         store.next_due().unwrap(),
         Some(later + TimeDelta::seconds(4))
     );
-    assert!(store.claim_deliveries(later, 10, later).unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(later, 10, later, "r2")
+            .unwrap()
+            .is_empty()
+    );
     let again = store
         .claim_deliveries(
             later + TimeDelta::seconds(5),
             10,
             later + TimeDelta::seconds(60),
+            "r2",
         )
         .unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!(again[0].attempts, 1);
-    assert_eq!(again[0].last_error.as_deref(), Some("HTTP 500: boom"));
-    store
-        .delivery_dead(again[0].id, 2, later, "gave up after 2 tries: HTTP 500")
-        .unwrap();
+    assert_eq!(again[0].delivery.attempts, 1);
+    assert_eq!(
+        again[0].delivery.last_error.as_deref(),
+        Some("HTTP 500: boom")
+    );
+    assert!(
+        store
+            .delivery_dead(
+                again[0].delivery.id,
+                "r2",
+                2,
+                later,
+                "gave up after 2 tries: HTTP 500"
+            )
+            .unwrap()
+    );
     assert_eq!(store.next_due().unwrap(), None);
     let h: Vec<String> = store
         .delivery_history(&p2.key)
@@ -209,6 +466,13 @@ pub fn claims_lease_reclaim_and_leave_history(store: &mut dyn Store) {
         .map(|a| a.outcome)
         .collect();
     assert_eq!(h, ["reclaimed", "retry", "dead"]);
+    let h1: Vec<String> = store
+        .delivery_history(&p1.key)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(h1, ["reclaimed", "late", "sent"]);
     let sent = store.deliveries(Some(&p1.alert), 10).unwrap();
     let p1b = sent.iter().find(|d| d.key == p1.key).unwrap();
     assert_eq!(p1b.state, DeliveryState::Sent);
@@ -223,39 +487,134 @@ pub fn claims_lease_reclaim_and_leave_history(store: &mut dyn Store) {
     assert_eq!(n(ChannelKind::Email, DeliveryState::Sent), 1);
     assert_eq!(n(ChannelKind::Email, DeliveryState::Dead), 1);
     assert_eq!(n(ChannelKind::Sms, DeliveryState::Dead), 1);
+    assert!(store.delivery_sent(9_999, "r2", 1, later, "x").is_err());
 }
 
-pub fn checkins_by_hash_with_answers_and_reach(store: &mut dyn Store) {
+/// Two runners on two connections: the one holding a row renews its lease;
+/// the other cannot claim it, renew it or record an outcome for it while
+/// the lease lives, and takes it over only once the lease has ended.
+pub fn a_live_lease_is_renewed_and_never_stolen(engine: &dyn Engine) {
+    let mut r1 = engine.open();
+    let mut r2 = engine.open();
     let at = t(2019, 10, 24, 14, 30, 0);
-    queue(store, at);
-    let tok = store.checkin_token(&[2; 32]).unwrap().unwrap();
-    assert_eq!(tok, token(2, "p2", at));
-    assert_eq!(store.checkin_token(&[7; 32]).unwrap(), None);
-    let s = store.checkin_state("incident:KE-1", "p2").unwrap().unwrap();
-    assert_eq!(s, state("p2"));
+    let (rec, texts, rows) = slim(at);
+    r1.queue_alerts(&[new_alert(&rec, &[5; 32], &texts, &rows)])
+        .unwrap();
+    let lease = at + TimeDelta::seconds(30);
+    let held = r1.claim_deliveries(at, 10, lease, "r1").unwrap();
+    assert_eq!(held.len(), 4, "four live rows, one dead at composition");
+    let ids: Vec<i64> = held.iter().map(|q| q.delivery.id).collect();
+    // Before its lease ends, r1 renews it for another minute.
+    let renewed = at + TimeDelta::seconds(90);
+    assert_eq!(r1.renew_leases("r1", &ids, renewed).unwrap(), 4);
+    // Past the first lease end, r2 finds nothing to take…
+    let past = lease + TimeDelta::seconds(1);
+    assert!(
+        r2.claim_deliveries(past, 10, past + TimeDelta::seconds(30), "r2")
+            .unwrap()
+            .is_empty()
+    );
+    // …cannot renew or complete what it does not hold…
+    assert_eq!(r2.renew_leases("r2", &ids, renewed).unwrap(), 0);
+    assert!(!r2.delivery_sent(ids[0], "r2", 1, past, "HTTP 200").unwrap());
+    // …and next_due says when r1's lease ends.
+    assert_eq!(r2.next_due().unwrap(), Some(renewed));
+    assert!(r1.delivery_sent(ids[0], "r1", 1, past, "HTTP 200").unwrap());
+    // r1 stops renewing; once the renewed lease ends r2 takes the rest over.
+    let after = renewed + TimeDelta::seconds(1);
+    let taken = r2
+        .claim_deliveries(after, 10, after + TimeDelta::seconds(30), "r2")
+        .unwrap();
+    assert_eq!(taken.len(), 3);
+    assert_eq!(
+        r1.renew_leases("r1", &ids, after + TimeDelta::seconds(60))
+            .unwrap(),
+        0
+    );
+    assert!(
+        !r1.delivery_sent(ids[1], "r1", 1, after, "HTTP 200")
+            .unwrap()
+    );
+}
+
+pub fn accountability_covers_everyone_with_a_message(store: &mut dyn Store) {
+    let at = t(2019, 10, 24, 14, 30, 0);
+    let (rec, texts, rows) = slim(at);
+    store
+        .queue_alerts(&[new_alert(&rec, &[5; 32], &texts, &rows)])
+        .unwrap();
+    // People (accountable texts) count, the organisation does not; the
+    // person whose only address was dead counts as not reached.
+    let all = store.checkin_states("incident:KE-1").unwrap();
+    let who: Vec<&str> = all.iter().map(|s| s.recipient.as_str()).collect();
+    assert_eq!(who, ["p1", "p2", "p3"]);
+    assert!(all.iter().all(|s| s.status == CheckinStatus::NoAnswer
+        && s.reached_at.is_none()
+        && s.scope == "incident:KE-1"));
+    assert_eq!(all[1].name, "Person p2");
+    // A derived credential names a row: its issuer is the alert's secret,
+    // scope and recipient, valid for the alert's TTL from the row's creation.
+    let q = store.outbox_rows(Some(ALERT), 100).unwrap();
+    let p2 = q.iter().find(|q| q.delivery.recipient == "p2").unwrap();
+    let issuer = store.checkin_issuer(p2.delivery.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            issuer.alert.as_str(),
+            issuer.scope.as_str(),
+            issuer.recipient.as_str()
+        ),
+        (ALERT, "incident:KE-1", "p2")
+    );
+    assert!(issuer.accountable);
+    assert_eq!(issuer.secret, [5; 32]);
+    assert_eq!(issuer.expires_at, at + TimeDelta::hours(72));
+    assert_eq!(store.checkin_issuer(123_456).unwrap(), None);
     // Reached once a message to the person is sent.
     let claimed = store
-        .claim_deliveries(at, 10, at + TimeDelta::seconds(30))
+        .claim_deliveries(at, 10, at + TimeDelta::seconds(30), "r1")
         .unwrap();
-    let to_p2 = claimed.iter().find(|d| d.recipient == "p2").unwrap();
+    let to_p2 = claimed
+        .iter()
+        .find(|d| d.delivery.recipient == "p2")
+        .unwrap();
     store
-        .delivery_sent(to_p2.id, 1, at + TimeDelta::seconds(2), "HTTP 200")
+        .delivery_sent(
+            to_p2.delivery.id,
+            "r1",
+            1,
+            at + TimeDelta::seconds(2),
+            "HTTP 200",
+        )
         .unwrap();
+    let s = store.checkin_state("incident:KE-1", "p2").unwrap().unwrap();
+    assert_eq!(s.reached_at, Some(at + TimeDelta::seconds(2)));
     let mut answered = s.clone();
     answered.status = CheckinStatus::NeedHelp;
     answered.message = Some("车坏了，需要帮助".into());
     answered.location = Some((-4.05, 39.66));
     answered.answered_at = Some(at + TimeDelta::minutes(5));
     store.record_checkin(&answered).unwrap();
+    // A second answer updates the same row.
+    let mut safe = answered.clone();
+    safe.status = CheckinStatus::Safe;
+    safe.answered_at = Some(at + TimeDelta::minutes(9));
+    store.record_checkin(&safe).unwrap();
     let all = store.checkin_states("incident:KE-1").unwrap();
     assert_eq!(all.len(), 3);
     let p2 = all.iter().find(|s| s.recipient == "p2").unwrap();
-    assert_eq!(p2.status, CheckinStatus::NeedHelp);
+    assert_eq!(p2.status, CheckinStatus::Safe);
+    assert_eq!(p2.message.as_deref(), Some("车坏了，需要帮助"));
     assert_eq!(p2.location, Some((-4.05, 39.66)));
     assert_eq!(p2.reached_at, Some(at + TimeDelta::seconds(2)));
     let p3 = all.iter().find(|s| s.recipient == "p3").unwrap();
     assert_eq!((p3.status, p3.reached_at), (CheckinStatus::NoAnswer, None));
+    // Neither a stranger nor the organisation answers in this scope.
     let mut stranger = state("p42");
     stranger.status = CheckinStatus::Safe;
     assert!(store.record_checkin(&stranger).is_err());
+    let mut org = state("org-1");
+    org.status = CheckinStatus::Safe;
+    assert!(store.record_checkin(&org).is_err());
+    assert_eq!(store.checkin_state("incident:KE-1", "org-1").unwrap(), None);
+    assert!(store.checkin_states("incident:KE-2").unwrap().is_empty());
 }
