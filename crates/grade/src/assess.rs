@@ -1080,7 +1080,7 @@ mod tests {
         let g = crate::guideline::linear_for_tests();
         let res = g.h3_resolution().unwrap();
         let at = Utc.with_ymd_and_hms(2019, 10, 25, 0, 0, 0).unwrap();
-        let events = vec![
+        let events = [
             ev("1", 24, 4, Subtype::ViolentAttack, "a"),
             ev("2", 23, 4, Subtype::ViolentAttack, "b"),
         ];

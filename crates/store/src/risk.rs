@@ -652,13 +652,11 @@ impl RiskStore for PgStore {
                     &a, &k, &c, &day, &ev, &be, &re, &po, &fa, &gs, &gn, &ts, &tn, &top,
                 ],
             )?;
-            let (va, vc, vd, vr, vp): (Vec<&str>, Vec<&str>, Vec<i32>, Vec<i64>, Vec<f64>) = (
-                w.votes.iter().map(|v| v.area.as_str()).collect(),
-                w.votes.iter().map(|v| v.category.as_str()).collect(),
-                w.votes.iter().map(|v| v.day).collect(),
-                w.votes.iter().map(|v| v.report).collect(),
-                w.votes.iter().map(|v| v.points).collect(),
-            );
+            let va: Vec<&str> = w.votes.iter().map(|v| v.area.as_str()).collect();
+            let vc: Vec<&str> = w.votes.iter().map(|v| v.category.as_str()).collect();
+            let vd: Vec<i32> = w.votes.iter().map(|v| v.day).collect();
+            let vr: Vec<i64> = w.votes.iter().map(|v| v.report).collect();
+            let vp: Vec<f64> = w.votes.iter().map(|v| v.points).collect();
             tx.execute(
                 "INSERT INTO risk_votes (area, category, day, report, points) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int8[], $5::float8[]) \
