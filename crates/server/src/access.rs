@@ -124,11 +124,11 @@ impl FromRequestParts<AppState> for Principal {
 /// revoked or disabled account stops working within this time (logout at once).
 const AUTH_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Runs a write and its audit entry on one store connection, in that order.
-/// `write` returns the object before and after (JSON) and the value to
-/// answer with; nothing is audited when the write fails. If the audit entry
-/// cannot be written the request fails with 500 and an ERROR is logged: the
-/// write happened but is not in the log.
+/// Runs a write and its audit entry as one job of the writer: one
+/// savepoint inside the batch's transaction, so both commit together or
+/// neither does, and the answer comes only after the commit. `write`
+/// returns the object before and after (JSON) and the value to answer
+/// with; nothing is audited when nothing changed.
 pub async fn audited<T, F>(
     state: &AppState,
     actor: String,
@@ -142,7 +142,7 @@ where
 {
     let target2 = target.clone();
     let out = state
-        .pool
+        .writer
         .run(move |s| {
             let w = write(s)?;
             if w.changed {
@@ -153,9 +153,6 @@ where
                     target: target2,
                     before: w.before.map(|v| v.to_string()),
                     after: w.after.map(|v| v.to_string()),
-                })
-                .inspect_err(|e| {
-                    tracing::error!(action, error = %crate::error::chain(e), "write done but NOT audited");
                 })?;
             }
             Ok(w.value)
@@ -395,9 +392,9 @@ pub async fn create_user(
     };
     let actor = p.actor();
     let (row, secret) = state
-        .pool
-        .run(move |s| Ok(create_user_blocking(s, &actor, &u, hash)))
-        .await??;
+        .writer
+        .run(move |s| create_user_blocking(s, &actor, &u, hash))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(NewUserOut {
@@ -461,6 +458,8 @@ pub async fn me(p: Principal) -> ApiResult<Json<MeOut>> {
         WriteUsers,
         ReadAudit,
         ReadIncidents,
+        ReadPlans,
+        ReadAlerts,
         CreateToken,
     ]
     .into_iter()

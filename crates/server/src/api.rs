@@ -13,6 +13,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
+use farguard_expose::{Presence, QueryArea, SiteIndex, Window};
 use farguard_model::{
     Area, Assessment, Category, CountryCode, Event, EventId, Level, Point, Radius,
 };
@@ -26,13 +27,17 @@ use utoipa::{IntoParams, ToSchema};
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 const MAX_LIMIT: u32 = 1000;
 
-/// One cached value with single-flight refresh: when it goes stale, the one
-/// request that wins the refresh lock reloads it while the others keep
-/// answering from the stale copy, so an expiry never sends every concurrent
-/// request to the store at once. Only a cold slot makes callers wait.
+/// One cached value with single-flight refresh, valid for one data
+/// generation ([`AppState::generation`]): a change made here or seen in the
+/// store's change stamps makes it cold at once. Within a generation it is
+/// re-read after [`CACHE_TTL`] (for changes no stamp covers, such as
+/// events): the one request that wins the refresh lock reloads while the
+/// others keep answering from the stale copy, so an expiry never sends every
+/// concurrent request to the store at once. Only a cold slot makes callers
+/// wait.
 #[derive(Debug)]
 pub struct Slot<T> {
-    value: Mutex<Option<(Instant, T)>>,
+    value: Mutex<Option<(Instant, u64, T)>>,
     loading: tokio::sync::Mutex<()>,
 }
 
@@ -46,15 +51,17 @@ impl<T> Default for Slot<T> {
 }
 
 impl<T: Clone> Slot<T> {
-    fn peek(&self) -> Option<(bool, T)> {
+    /// `Some((fresh, value))` when a value of generation `generation` is held.
+    fn peek(&self, generation: u64) -> Option<(bool, T)> {
         let g = self.value.lock().ok()?;
         g.as_ref()
-            .map(|(at, v)| (at.elapsed() < CACHE_TTL, v.clone()))
+            .filter(|(_, vg, _)| *vg == generation)
+            .map(|(at, _, v)| (at.elapsed() < CACHE_TTL, v.clone()))
     }
 
-    fn put(&self, v: T) {
+    fn put(&self, generation: u64, v: T) {
         if let Ok(mut g) = self.value.lock() {
-            *g = Some((Instant::now(), v));
+            *g = Some((Instant::now(), generation, v));
         }
     }
 
@@ -64,29 +71,30 @@ impl<T: Clone> Slot<T> {
         }
     }
 
-    pub async fn get<F, Fut>(&self, load: F) -> ApiResult<T>
+    /// The value for data generation `generation`, loading it when needed.
+    pub async fn get<F, Fut>(&self, generation: u64, load: F) -> ApiResult<T>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = ApiResult<T>>,
     {
-        match self.peek() {
+        match self.peek(generation) {
             Some((true, v)) => return Ok(v),
             Some((false, stale)) => {
                 let Ok(_guard) = self.loading.try_lock() else {
                     return Ok(stale);
                 };
                 let v = load().await?;
-                self.put(v.clone());
+                self.put(generation, v.clone());
                 return Ok(v);
             }
             None => {}
         }
         let _guard = self.loading.lock().await;
-        if let Some((_, v)) = self.peek() {
+        if let Some((_, v)) = self.peek(generation) {
             return Ok(v);
         }
         let v = load().await?;
-        self.put(v.clone());
+        self.put(generation, v.clone());
         Ok(v)
     }
 }
@@ -107,7 +115,7 @@ impl<K: std::hash::Hash + Eq + Clone, T> Keyed<K, T> {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        if g.len() > 512 && !g.contains_key(k) {
+        if g.len() > 1024 && !g.contains_key(k) {
             g.clear();
         }
         Arc::clone(g.entry(k.clone()).or_default())
@@ -121,33 +129,77 @@ impl<K: std::hash::Hash + Eq + Clone, T> Keyed<K, T> {
 
 type TimeRange = Option<(DateTime<Utc>, DateTime<Utc>)>;
 
-/// Store reads that do not depend on the caller (and per-scope map answers).
+/// Store reads that do not depend on the caller, and whole answers (JSON
+/// bytes) by route, query and caller scope.
 #[derive(Debug, Default)]
 pub struct ReadCache {
     events: Keyed<(i64, i64), Arc<Vec<Event>>>,
     assessments: Slot<Arc<Vec<Assessment>>>,
     range: Slot<TimeRange>,
     incidents: Slot<Arc<Vec<farguard_model::Incident>>>,
-    /// Map answers by (caller scope, category), as JSON.
-    maps: Keyed<String, axum::body::Bytes>,
+    /// Whole answers, as JSON.
+    answers: Keyed<String, axum::body::Bytes>,
 }
 
 impl ReadCache {
-    /// Drops everything (after a write that changes events or levels).
+    /// Drops everything (after a change).
     pub fn clear(&self) {
         self.events.clear();
         self.assessments.clear();
         self.range.clear();
         self.incidents.clear();
-        self.maps.clear();
+        self.answers.clear();
     }
+}
+
+/// What a caller may see, as a cache key part.
+pub fn scope_key(p: &Principal) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        p.role.code(),
+        p.org.as_deref().unwrap_or(""),
+        p.country.as_ref().map_or("", |c| c.as_str()),
+        p.person.as_deref().unwrap_or("")
+    )
+}
+
+/// A JSON answer cached under `key` for the current data generation: built
+/// by `build` once, then served as bytes until the data change.
+pub async fn cached_answer<T, F, Fut>(
+    state: &AppState,
+    key: String,
+    build: F,
+) -> ApiResult<axum::response::Response>
+where
+    T: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<T>>,
+{
+    let generation = state.generation();
+    let body = state
+        .cache
+        .answers
+        .slot(&key)
+        .get(generation, || async {
+            let out = build().await?;
+            Ok(axum::body::Bytes::from(
+                serde_json::to_vec(&out).map_err(|e| ApiError::internal("answer json", e))?,
+            ))
+        })
+        .await?;
+    Ok(axum::response::IntoResponse::into_response((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )))
 }
 
 pub async fn latest_assessments(state: &AppState) -> ApiResult<Arc<Vec<Assessment>>> {
     state
         .cache
         .assessments
-        .get(|| async { Ok(Arc::new(state.pool.run(|s| s.latest_assessments()).await?)) })
+        .get(state.generation(), || async {
+            Ok(Arc::new(state.pool.run(|s| s.latest_assessments()).await?))
+        })
         .await
 }
 
@@ -156,7 +208,7 @@ pub async fn open_incidents(state: &AppState) -> ApiResult<Arc<Vec<farguard_mode
     state
         .cache
         .incidents
-        .get(|| async {
+        .get(state.generation(), || async {
             Ok(Arc::new(
                 state
                     .pool
@@ -176,7 +228,9 @@ async fn event_range(state: &AppState) -> ApiResult<TimeRange> {
     state
         .cache
         .range
-        .get(|| async { state.pool.run(|s| s.event_time_range()).await })
+        .get(state.generation(), || async {
+            state.pool.run(|s| s.event_time_range()).await
+        })
         .await
 }
 
@@ -190,7 +244,7 @@ async fn events_between(
         .cache
         .events
         .slot(&key)
-        .get(|| async {
+        .get(state.generation(), || async {
             Ok(Arc::new(
                 state.pool.run(move |s| s.events_between(from, to)).await?,
             ))
@@ -485,7 +539,7 @@ fn assessment_out_with(a: &Assessment, explain: bool) -> AssessmentOut {
         area: a.area.to_string(),
         area_kind: a.area.kind().into(),
         country: c.map(|c| c.as_str().to_string()),
-        country_name: c.map(|c| c.name().to_string()),
+        country_name: c.map(|c| crate::state::country_name(c).to_string()),
         category: a.category.code().into(),
         category_zh: a.category.label_zh().into(),
         level: a.level.code().into(),
@@ -536,7 +590,7 @@ pub async fn list_assessments(
     State(state): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<AssessmentsQuery>,
-) -> ApiResult<Json<AssessmentsPage>> {
+) -> ApiResult<axum::response::Response> {
     p.require(Action::ReadAssessments)?;
     let category = q
         .category
@@ -555,30 +609,40 @@ pub async fn list_assessments(
         .transpose()?;
     let n = limit("/query/limit", q.limit, 200)?;
     let offset = q.offset.unwrap_or(0) as usize;
-    let rows = latest_assessments(&state).await?;
-    let mut m: Vec<&Assessment> = rows
-        .iter()
-        .filter(|a| category.is_none_or(|c| a.category == c))
-        .filter(|a| country.is_none_or(|c| area_country(&a.area) == Some(c)))
-        .filter(|a| min.is_none_or(|l| a.level >= l))
-        .collect();
-    m.sort_by(|a, b| {
-        b.level
-            .cmp(&a.level)
-            .then(b.score.total_cmp(&a.score))
-            .then(a.area.cmp(&b.area))
-    });
     let brief = q.brief.unwrap_or(false);
-    Ok(Json(AssessmentsPage {
-        total: m.len(),
-        offset,
-        items: m
-            .into_iter()
-            .skip(offset)
-            .take(n)
-            .map(|a| assessment_out_with(a, !brief))
-            .collect(),
-    }))
+    // Levels are the same for every caller (TLP:GREEN): one answer per query.
+    let key = format!(
+        "assessments|{}|{}|{}|{brief}|{n}|{offset}",
+        category.map_or("", Category::code),
+        country.as_ref().map_or("", |c| c.as_str()),
+        min.map_or("", Level::code),
+    );
+    cached_answer(&state, key, || async {
+        let rows = latest_assessments(&state).await?;
+        let mut m: Vec<&Assessment> = rows
+            .iter()
+            .filter(|a| category.is_none_or(|c| a.category == c))
+            .filter(|a| country.is_none_or(|c| area_country(&a.area) == Some(c)))
+            .filter(|a| min.is_none_or(|l| a.level >= l))
+            .collect();
+        m.sort_by(|a, b| {
+            b.level
+                .cmp(&a.level)
+                .then(b.score.total_cmp(&a.score))
+                .then(a.area.cmp(&b.area))
+        });
+        Ok(AssessmentsPage {
+            total: m.len(),
+            offset,
+            items: m
+                .into_iter()
+                .skip(offset)
+                .take(n)
+                .map(|a| assessment_out_with(a, !brief))
+                .collect(),
+        })
+    })
+    .await
 }
 
 /// One area × category with the full explanation of its level.
@@ -671,29 +735,8 @@ pub async fn map(
         None => Category::Security,
     };
     // The answer depends only on what the caller may see and the category.
-    let key = format!(
-        "{}|{}|{}|{}|{}",
-        p.role.code(),
-        p.org.as_deref().unwrap_or(""),
-        p.country.as_ref().map_or("", |c| c.as_str()),
-        p.person.as_deref().unwrap_or(""),
-        category.code()
-    );
-    let body = state
-        .cache
-        .maps
-        .slot(&key)
-        .get(|| async {
-            let out = map_for(&state, &p, category).await?;
-            Ok(axum::body::Bytes::from(
-                serde_json::to_vec(&out).map_err(|e| ApiError::internal("map json", e))?,
-            ))
-        })
-        .await?;
-    Ok(axum::response::IntoResponse::into_response((
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )))
+    let key = format!("map|{}|{}", scope_key(&p), category.code());
+    cached_answer(&state, key, || map_for(&state, &p, category)).await
 }
 
 async fn map_for(state: &AppState, p: &Principal, category: Category) -> ApiResult<MapOut> {
@@ -722,7 +765,7 @@ async fn map_for(state: &AppState, p: &Principal, category: Category) -> ApiResu
             }
         }
         let mut people: HashMap<CountryCode, usize> = HashMap::new();
-        for person in &reg.people {
+        for person in reg.people() {
             let countries = reg.countries_of(&person.id);
             if p.may_see(Scope {
                 marking: markings::PERSON,
@@ -780,7 +823,7 @@ fn country_row(
     MapCountry {
         country: c.as_str().into(),
         numeric: state.numeric.get(c.as_str()).cloned(),
-        name: c.name().into(),
+        name: crate::state::country_name(c).into(),
         level: level.code().into(),
         level_rank: level.rank(),
         colour: level.colour().into(),
@@ -814,6 +857,11 @@ pub struct ExposureQuery {
     lat: Option<f64>,
     lon: Option<f64>,
     radius_km: Option<f64>,
+    /// People are counted while their itinerary or posting puts them in the
+    /// area from `at` (RFC 3339; default: when the event occurred, or now)…
+    at: Option<String>,
+    /// …until `until` (default: the instant `at`).
+    until: Option<String>,
 }
 
 /// One exposed site.
@@ -830,19 +878,40 @@ pub struct ExposedSiteOut {
     pub reason: String,
 }
 
+/// One exposed person.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExposedPersonOut {
+    pub person: String,
+    pub name: String,
+    pub org: Option<String>,
+    /// Needs to plan for (mobility, medical, language…).
+    pub needs: Vec<String>,
+    /// Nearest distance among the reasons (0 inside a polygon).
+    pub distance_km: f64,
+    /// Why they count: the itinerary leg or posting that puts them there.
+    pub reason: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExposureOut {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub radius_km: f64,
     pub event: Option<EventOut>,
+    /// The window people were counted in: `[from, to]`.
+    pub window: [DateTime<Utc>; 2],
     /// Sites touched that the caller may see, nearest first.
     pub sites: Vec<ExposedSiteOut>,
+    /// People there during the window that the caller may see (an
+    /// enterprise its own staff, an embassy those in its country, a citizen
+    /// only themself), nearest first.
+    pub people: Vec<ExposedPersonOut>,
     /// Why nothing could be matched (an event located only to a country).
     pub not_matched: Option<String>,
 }
 
-/// Which registered sites an event (or a point and radius) touches, and why.
+/// Which registered sites and people an event (or a point and radius)
+/// touches, and why.
 #[utoipa::path(get, path = "/api/v1/exposure", tag = "risk", params(ExposureQuery),
     responses((status = 200, body = ExposureOut), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)),
@@ -853,27 +922,16 @@ pub async fn exposure(
     ApiQuery(q): ApiQuery<ExposureQuery>,
 ) -> ApiResult<Json<ExposureOut>> {
     p.require(Action::ReadExposure)?;
-    let visible = |s: &farguard_model::Site| {
-        let countries = [s.country];
-        p.may_see(Scope {
-            marking: markings::SITE,
-            org: Some(&s.org),
-            countries: &countries,
-            person: None,
-        })
-    };
-    let site_out = |s: &farguard_model::Site, distance_km: f64, reason: String| ExposedSiteOut {
-        site: s.id.clone(),
-        name: s.name.clone(),
-        org: s.org.clone(),
-        kind: s.kind.code().into(),
-        country: s.country.as_str().into(),
-        distance_km: (distance_km * 1000.0).round() / 1000.0,
-        headcount: s.headcount,
-        value_usd: s.value_usd,
-        reason,
-    };
-    if let Some(id) = q.event.as_deref() {
+    let at =
+        q.at.as_deref()
+            .map(|s| parse_time("/query/at", s))
+            .transpose()?;
+    let until = q
+        .until
+        .as_deref()
+        .map(|s| parse_time("/query/until", s))
+        .transpose()?;
+    let (center, radius, event, not_matched) = if let Some(id) = q.event.as_deref() {
         if q.lat.is_some() || q.lon.is_some() || q.radius_km.is_some() {
             return Err(ApiError::field(
                 "/query/event",
@@ -892,78 +950,171 @@ pub async fn exposure(
             .await?
             .ok_or_else(|| ApiError::not_found("/query/event", format!("no event {id}")))?;
         let radius = state.guideline.radius_for(ev.subtype, ev.severity);
-        let reg = state.registry();
-        let (sites, not_matched) = match farguard_expose::expose_event(&reg.sites, &ev, radius) {
-            Ok(hits) => (
-                hits.into_iter()
-                    .filter(|h| visible(h.site))
-                    .map(|h| site_out(h.site, h.distance_km, h.reason))
-                    .collect(),
-                None,
-            ),
-            Err(why) => (Vec::new(), Some(why)),
+        // Asked against an empty index, `expose_event` says only why an
+        // event cannot be matched by distance (no point location).
+        let not_matched =
+            farguard_expose::expose_event(&SiteIndex::build(Vec::new()), &ev, radius).err();
+        (ev.local_point(), radius, Some(ev), not_matched)
+    } else {
+        let (Some(lat), Some(lon), Some(r)) = (q.lat, q.lon, q.radius_km) else {
+            let missing = if q.lat.is_none() {
+                "/query/lat"
+            } else if q.lon.is_none() {
+                "/query/lon"
+            } else {
+                "/query/radius_km"
+            };
+            return Err(ApiError::field(
+                missing,
+                "give event=source:id, or lat, lon and radius_km",
+            ));
         };
-        let pt = ev.local_point();
-        return Ok(Json(ExposureOut {
-            lat: pt.map(Point::lat),
-            lon: pt.map(Point::lon),
-            radius_km: radius.get_km(),
-            event: Some(event_out(&ev)),
-            sites,
-            not_matched,
-        }));
-    }
-    let (Some(lat), Some(lon), Some(r)) = (q.lat, q.lon, q.radius_km) else {
-        let missing = if q.lat.is_none() {
-            "/query/lat"
-        } else if q.lon.is_none() {
-            "/query/lon"
-        } else {
-            "/query/radius_km"
-        };
-        return Err(ApiError::field(
-            missing,
-            "give event=source:id, or lat, lon and radius_km",
-        ));
+        let point = Point::new(lat, lon).map_err(|e| {
+            let ptr = if (-90.0..=90.0).contains(&lat) {
+                "/query/lon"
+            } else {
+                "/query/lat"
+            };
+            ApiError::field(ptr, e.to_string())
+        })?;
+        let radius =
+            Radius::km(r).map_err(|e| ApiError::field("/query/radius_km", e.to_string()))?;
+        (Some(point), radius, None, None)
     };
-    let point = Point::new(lat, lon).map_err(|e| {
-        let ptr = if (-90.0..=90.0).contains(&lat) {
-            "/query/lon"
-        } else {
-            "/query/lat"
-        };
-        ApiError::field(ptr, e.to_string())
+    let from = at.unwrap_or_else(|| event.as_ref().map_or_else(Utc::now, |e| e.occurred_at));
+    let w = Window::new(from, until.unwrap_or(from)).ok_or_else(|| {
+        ApiError::field(
+            "/query/until",
+            "until is before at: the window must not end before it starts",
+        )
     })?;
-    let radius = Radius::km(r).map_err(|e| ApiError::field("/query/radius_km", e.to_string()))?;
+    let (sites, people) = match center {
+        Some(c) => exposed_in(&state, &p, c, radius, event.as_ref(), w),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Json(ExposureOut {
+        lat: center.map(Point::lat),
+        lon: center.map(Point::lon),
+        radius_km: radius.get_km(),
+        event: event.as_ref().map(event_out),
+        window: [w.from, w.to],
+        sites,
+        people,
+        not_matched,
+    }))
+}
+
+fn site_visible(p: &Principal, s: &farguard_model::Site) -> bool {
+    let countries = [s.country];
+    p.may_see(Scope {
+        marking: markings::SITE,
+        org: Some(&s.org),
+        countries: &countries,
+        person: None,
+    })
+}
+
+/// Sites and people within `radius` of `center` that `p` may see.
+fn exposed_in(
+    state: &AppState,
+    p: &Principal,
+    center: Point,
+    radius: Radius,
+    event: Option<&Event>,
+    w: Window,
+) -> (Vec<ExposedSiteOut>, Vec<ExposedPersonOut>) {
     let reg = state.registry();
-    let sites = reg
-        .sites
-        .within(point, radius)
-        .into_iter()
+    let area = QueryArea::Circle { center, radius };
+    let hits = reg.sites.in_area(&area);
+    let sites = hits
+        .iter()
         .map(|h| (reg.sites.site(h.site), h))
-        .filter(|(s, _)| visible(s))
+        .filter(|(s, _)| site_visible(p, s))
         .map(|(s, h)| {
             let km = h.distance_m / 1000.0;
-            let reason = if h.inside {
-                "the point lies inside the site's polygon".to_string()
-            } else {
-                format!(
+            let reason = match (h.inside, event) {
+                (true, _) => "the point lies inside the site's polygon".to_string(),
+                (false, Some(e)) => format!(
+                    "{} of severity {} at {:.1} km, within the {:.0} km radius for this kind of event",
+                    e.subtype.label_en(),
+                    e.severity.label(),
+                    km,
+                    radius.get_km()
+                ),
+                (false, None) => format!(
                     "{:.1} km from the point, within the {:.0} km radius",
                     km,
                     radius.get_km()
-                )
+                ),
             };
-            site_out(s, km, reason)
+            ExposedSiteOut {
+                site: s.id.clone(),
+                name: s.name.clone(),
+                org: s.org.clone(),
+                kind: s.kind.code().into(),
+                country: s.country.as_str().into(),
+                distance_km: (km * 1000.0).round() / 1000.0,
+                headcount: s.headcount,
+                value_usd: s.value_usd,
+                reason,
+            }
         })
         .collect();
-    Ok(Json(ExposureOut {
-        lat: Some(lat),
-        lon: Some(lon),
-        radius_km: radius.get_km(),
-        event: None,
-        sites,
-        not_matched: None,
-    }))
+    let people = reg
+        .roster
+        .exposed(&reg.sites, &hits, &area, w)
+        .into_iter()
+        .filter_map(|h| {
+            let x = reg.roster.person(h.person);
+            if !p.may_see(Scope {
+                marking: markings::PERSON,
+                org: x.org.as_deref(),
+                countries: reg.countries_of(&x.id),
+                person: Some(&x.id),
+            }) {
+                return None;
+            }
+            // The reason names the posting site: only when the caller may see it.
+            let hidden_site = h.presence.iter().any(|pr| match pr {
+                Presence::Posted { site, .. } => !site_visible(p, reg.sites.site(*site)),
+                Presence::Leg { .. } => false,
+            });
+            let reason = if hidden_site {
+                h.presence
+                    .iter()
+                    .map(|pr| match pr {
+                        Presence::Posted { distance_m, .. } => format!(
+                            "posted to an exposed site {:.1} km away and not away on a leg for the whole window",
+                            distance_m / 1000.0
+                        ),
+                        Presence::Leg { leg, distance_m } => {
+                            let l = &reg.roster.legs()[*leg];
+                            format!(
+                                "itinerary leg {} puts them at {} from {} to {}, {:.1} km away",
+                                l.id,
+                                l.place,
+                                l.from.to_rfc3339(),
+                                l.to.to_rfc3339(),
+                                distance_m / 1000.0
+                            )
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            } else {
+                h.reason
+            };
+            Some(ExposedPersonOut {
+                person: x.id.clone(),
+                name: x.name.clone(),
+                org: x.org.clone(),
+                needs: x.needs.clone(),
+                distance_km: h.distance_m.round() / 1000.0,
+                reason,
+            })
+        })
+        .collect();
+    (sites, people)
 }
 
 // --- quarantine -----------------------------------------------------------

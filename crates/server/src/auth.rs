@@ -148,6 +148,8 @@ pub enum Action {
     WriteUsers,
     ReadAudit,
     ReadIncidents,
+    ReadPlans,
+    ReadAlerts,
 }
 
 /// The permission table: which roles may use which actions. Data scoping
@@ -157,9 +159,10 @@ pub fn allows(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         ReadSelf | CreateToken | ReadEvents | ReadAssessments | ReadMap => true,
+        // A citizen may ask too, and sees at most themself among the people.
         ReadExposure => matches!(
             role,
-            Coordinator | Embassy | ProvincialOffice | EnterpriseAdmin | EnterpriseMember
+            Coordinator | Embassy | ProvincialOffice | EnterpriseAdmin | EnterpriseMember | Citizen
         ),
         ReadOrgs => !matches!(role, Citizen),
         ReadSites => matches!(
@@ -177,7 +180,8 @@ pub fn allows(role: Role, action: Action) -> bool {
             Coordinator | Embassy | ProvincialOffice | EnterpriseAdmin | EnterpriseMember | Citizen
         ),
         ReadQuarantine | ReadAudit => matches!(role, Coordinator),
-        ReadIncidents => !matches!(role, Citizen | Observer),
+        ReadIncidents | ReadAlerts => !matches!(role, Citizen | Observer),
+        ReadPlans => !matches!(role, Citizen),
         ReadUsers | WriteUsers => matches!(role, Coordinator | EnterpriseAdmin),
     }
 }

@@ -66,6 +66,24 @@ fn forged() -> ApiError {
 
 type Found = (CheckinToken, CheckinState, Option<String>);
 
+/// The incident's title for an `incident:ID` scope (open incidents from
+/// the cache, others from the store).
+async fn title_of(state: &AppState, scope: &str) -> ApiResult<Option<String>> {
+    let Some(id) = scope.strip_prefix("incident:") else {
+        return Ok(None);
+    };
+    let open = crate::api::open_incidents(state).await?;
+    if let Some(i) = open.iter().find(|i| i.id == id) {
+        return Ok(Some(i.title.clone()));
+    }
+    let id = id.to_string();
+    Ok(state
+        .pool
+        .run(move |s| s.incident(&id))
+        .await?
+        .map(|i| i.title))
+}
+
 async fn find(state: &AppState, token: &str) -> ApiResult<Found> {
     let hash = Credential::Link(token).hash();
     let found = state
@@ -77,14 +95,12 @@ async fn find(state: &AppState, token: &str) -> ApiResult<Found> {
             let Some(st) = s.checkin_state(&t.scope, &t.recipient)? else {
                 return Ok(None);
             };
-            let title = match t.scope.strip_prefix("incident:") {
-                Some(id) => s.incident(id)?.map(|i| i.title),
-                None => None,
-            };
-            Ok(Some((t, st, title)))
+            Ok(Some((t, st)))
         })
         .await?;
-    found.ok_or_else(forged)
+    let (t, st) = found.ok_or_else(forged)?;
+    let title = title_of(state, &t.scope).await?;
+    Ok((t, st, title))
 }
 
 fn out(t: &CheckinToken, s: &CheckinState, title: Option<String>) -> CheckinOut {
@@ -129,7 +145,7 @@ pub async fn answer_checkin(
         "need_help" => CheckinStatus::NeedHelp,
         _ => return Err(ApiError::field("/status", "status is safe or need_help")),
     };
-    let (t, current, title) = find(&state, &token).await?;
+    let hash = Credential::Link(&token).hash();
     let now = Utc::now();
     let answer = Answer {
         status,
@@ -137,48 +153,60 @@ pub async fn answer_checkin(
         location: a.location.map(|[lat, lon]| (lat, lon)),
         at: now,
     };
-    let next = match decide(Some(&t), &current, &answer, now) {
-        Ok(Decision::Unchanged(s)) => return Ok(Json(out(&t, &s, title))),
-        Ok(Decision::Record(s)) => s,
-        Err(e) => {
-            let msg = e.to_string();
-            return Err(match e {
-                CheckinError::Forged => forged(),
-                CheckinError::Expired(_) => ApiError::Invalid {
-                    status: StatusCode::GONE,
-                    code: "expired",
-                    pointer: Some("/path/token".into()),
-                    message: msg,
-                },
-                CheckinError::Replayed { .. } => ApiError::Conflict {
-                    pointer: Some("/status".into()),
-                    message: msg,
-                },
-                CheckinError::NoStatus => ApiError::field("/status", msg),
-                CheckinError::BadLocation(..) => ApiError::field("/location", msg),
-                CheckinError::TooLong(_) => ApiError::field("/note", msg),
-            });
-        }
-    };
-    let before = serde_json::json!({"status": current.status.to_string(), "answered_at": current.answered_at});
-    let after = serde_json::json!({"status": next.status.to_string(), "message": next.message, "answered_at": next.answered_at});
-    let actor = format!("checkin:{}", t.recipient);
-    let target = format!("{}/{}", t.scope, t.recipient);
-    let rec = next.clone();
-    state
-        .pool
+    // Read, decide and record in the writer's transaction: two answers for
+    // the same person are decided one after the other, never on the same
+    // stale state, and the answer and its audit entry commit together.
+    let (t, st) = state
+        .writer
         .run(move |s| {
-            s.record_checkin(&rec)?;
+            let t = s.checkin_token(&hash)?.ok_or_else(forged)?;
+            let current = s
+                .checkin_state(&t.scope, &t.recipient)?
+                .ok_or_else(forged)?;
+            let next = match decide(Some(&t), &current, &answer, now) {
+                Ok(Decision::Unchanged(st)) => return Ok((t, st)),
+                Ok(Decision::Record(next)) => next,
+                Err(e) => return Err(refusal(e)),
+            };
+            s.record_checkin(&next)?;
             s.append_audit(&AuditRecord {
                 at: now,
-                actor,
+                actor: format!("checkin:{}", t.recipient),
                 action: "checkin.answer".into(),
-                target,
-                before: Some(before.to_string()),
-                after: Some(after.to_string()),
+                target: format!("{}/{}", t.scope, t.recipient),
+                before: Some(
+                    serde_json::json!({"status": current.status.to_string(), "answered_at": current.answered_at})
+                        .to_string(),
+                ),
+                after: Some(
+                    serde_json::json!({"status": next.status.to_string(), "message": next.message, "answered_at": next.answered_at})
+                        .to_string(),
+                ),
             })?;
-            Ok(())
+            Ok((t, next))
         })
         .await?;
-    Ok(Json(out(&t, &next, title)))
+    let title = title_of(&state, &t.scope).await?;
+    Ok(Json(out(&t, &st, title)))
+}
+
+/// A refused answer as the API says it.
+fn refusal(e: CheckinError) -> ApiError {
+    let msg = e.to_string();
+    match e {
+        CheckinError::Forged => forged(),
+        CheckinError::Expired(_) => ApiError::Invalid {
+            status: StatusCode::GONE,
+            code: "expired",
+            pointer: Some("/path/token".into()),
+            message: msg,
+        },
+        CheckinError::Replayed { .. } => ApiError::Conflict {
+            pointer: Some("/status".into()),
+            message: msg,
+        },
+        CheckinError::NoStatus => ApiError::field("/status", msg),
+        CheckinError::BadLocation(..) => ApiError::field("/location", msg),
+        CheckinError::TooLong(_) => ApiError::field("/note", msg),
+    }
 }

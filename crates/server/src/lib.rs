@@ -24,6 +24,7 @@
 //! test (`tests/server/matrix.rs`).
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod checkin;
@@ -32,9 +33,11 @@ pub mod extract;
 pub mod incidents;
 pub mod limits;
 pub mod ops;
+pub mod plans;
 pub mod registers;
 pub mod state;
 pub mod ui;
+pub mod writer;
 
 pub use error::{ApiError, ErrorBody};
 pub use state::{AppState, Config};
@@ -75,7 +78,7 @@ pub enum ServeError {
         (name = "risk", description = "events, levels and their explanations, the map, exposure"),
         (name = "registers", description = "organisations, sites, people"),
         (name = "access", description = "accounts, tokens, sessions, the audit log"),
-        (name = "incidents", description = "the incident board: task force, tasks, timeline, accountability"),
+        (name = "incidents", description = "the incident board: task force, tasks, timeline, accountability; response plans; alerts and their CAP documents"),
         (name = "checkin", description = "are-you-safe answers from the alert link (no login)"),
         (name = "ops", description = "probes and metrics")
     )
@@ -122,6 +125,11 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(registers::get_person))
         .routes(routes!(incidents::list_incidents))
         .routes(routes!(incidents::get_incident))
+        .routes(routes!(plans::list_plans))
+        .routes(routes!(plans::get_plan))
+        .routes(routes!(alerts::list_alerts))
+        .routes(routes!(alerts::get_alert))
+        .routes(routes!(alerts::get_alert_cap))
         .routes(routes!(checkin::get_checkin, checkin::answer_checkin))
         .split_for_parts()
 }
@@ -203,12 +211,15 @@ pub async fn run(
         *a = Some(addr);
     }
     tracing::info!(%addr, "serving");
-    axum::serve(
+    let watcher = state.watch();
+    let served = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    watcher.abort();
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

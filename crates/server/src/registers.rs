@@ -135,7 +135,7 @@ pub async fn list_sites(
     State(state): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<SitesQuery>,
-) -> ApiResult<Json<SitesPage>> {
+) -> ApiResult<axum::response::Response> {
     p.require(Action::ReadSites)?;
     let country = q
         .country
@@ -158,29 +158,40 @@ pub async fn list_sites(
             .map(str::to_lowercase)
             .collect();
     let offset = q.offset.unwrap_or(0) as usize;
-    let reg = state.registry();
-    let matching: Vec<&Site> = reg
-        .sites
-        .sites()
-        .iter()
-        .zip(reg.site_text.iter())
-        .filter(|(s, _)| country.is_none_or(|c| s.country == c))
-        .filter(|(s, _)| kind.is_none_or(|k| s.kind == k))
-        .filter(|(s, _)| q.org.as_deref().is_none_or(|o| s.org == o))
-        .filter(|(_, hay)| words.iter().all(|w| hay.contains(w.as_str())))
-        .filter(|(s, _)| site_visible(&p, s))
-        .map(|(s, _)| s)
-        .collect();
-    Ok(Json(SitesPage {
-        total: matching.len(),
-        offset,
-        items: matching
-            .into_iter()
-            .skip(offset)
-            .take(n as usize)
-            .map(site_out)
-            .collect(),
-    }))
+    let key = format!(
+        "sites|{}|{}|{}|{}|{}|{n}|{offset}",
+        crate::api::scope_key(&p),
+        words.join(" "),
+        country.as_ref().map_or("", |c| c.as_str()),
+        q.org.as_deref().unwrap_or(""),
+        kind.map_or("", SiteKind::code),
+    );
+    crate::api::cached_answer(&state, key, || async {
+        let reg = state.registry();
+        let matching: Vec<&Site> = reg
+            .sites
+            .sites()
+            .iter()
+            .zip(reg.site_text.iter())
+            .filter(|(s, _)| country.is_none_or(|c| s.country == c))
+            .filter(|(s, _)| kind.is_none_or(|k| s.kind == k))
+            .filter(|(s, _)| q.org.as_deref().is_none_or(|o| s.org == o))
+            .filter(|(_, hay)| words.iter().all(|w| hay.contains(w.as_str())))
+            .filter(|(s, _)| site_visible(&p, s))
+            .map(|(s, _)| s)
+            .collect();
+        Ok(SitesPage {
+            total: matching.len(),
+            offset,
+            items: matching
+                .into_iter()
+                .skip(offset)
+                .take(n as usize)
+                .map(site_out)
+                .collect(),
+        })
+    })
+    .await
 }
 
 /// One site (404 when it does not exist or the caller may not see it).
@@ -359,6 +370,7 @@ pub async fn put_site(
     .await?;
     let out = site_out(&site);
     state.registry_mut().upsert_site(site);
+    state.changed();
     Ok((
         if old.is_some() {
             StatusCode::OK
@@ -525,8 +537,9 @@ pub async fn import_sites(
             )
         })
         .collect();
+    // Rows, quarantine and audit entries are one job: all kept or none.
     let counts = state
-        .pool
+        .writer
         .run(move |s| {
             let c = s.upsert_sites(&to_store)?;
             s.quarantine(&quarantined)?;
@@ -549,6 +562,7 @@ pub async fn import_sites(
             reg.upsert_site(s);
         }
     }
+    state.changed();
     Ok(Json(ImportOut {
         read: imp.read(),
         inserted: counts.inserted,
@@ -622,7 +636,7 @@ pub async fn list_people(
     State(state): State<AppState>,
     p: Principal,
     ApiQuery(q): ApiQuery<PeopleQuery>,
-) -> ApiResult<Json<PeoplePage>> {
+) -> ApiResult<axum::response::Response> {
     p.require(Action::ReadPeople)?;
     let country = q
         .country
@@ -640,26 +654,41 @@ pub async fn list_people(
             .map(str::to_lowercase)
             .collect();
     let offset = q.offset.unwrap_or(0) as usize;
-    let reg = state.registry();
-    let matching: Vec<PersonOut> = reg
-        .people
-        .iter()
-        .filter(|x| person_visible(&p, x, reg.countries_of(&x.id)))
-        .filter(|x| country.is_none_or(|c| reg.countries_of(&x.id).contains(&c)))
-        .filter(|x| {
-            words.is_empty() || {
-                let hay = format!("{} {} {}", x.id, x.name, x.org.as_deref().unwrap_or(""))
-                    .to_lowercase();
-                words.iter().all(|w| hay.contains(w.as_str()))
-            }
+    let key = format!(
+        "people|{}|{}|{}|{n}|{offset}",
+        crate::api::scope_key(&p),
+        words.join(" "),
+        country.as_ref().map_or("", |c| c.as_str()),
+    );
+    crate::api::cached_answer(&state, key, || async {
+        let reg = state.registry();
+        let matching: Vec<&Person> = reg
+            .people()
+            .iter()
+            .filter(|x| {
+                let countries = reg.countries_of(&x.id);
+                person_visible(&p, x, countries) && country.is_none_or(|c| countries.contains(&c))
+            })
+            .filter(|x| {
+                words.is_empty() || {
+                    let hay = format!("{} {} {}", x.id, x.name, x.org.as_deref().unwrap_or(""))
+                        .to_lowercase();
+                    words.iter().all(|w| hay.contains(w.as_str()))
+                }
+            })
+            .collect();
+        Ok(PeoplePage {
+            total: matching.len(),
+            offset,
+            items: matching
+                .into_iter()
+                .skip(offset)
+                .take(n as usize)
+                .map(|x| person_out(x, reg.countries_of(&x.id)))
+                .collect(),
         })
-        .map(|x| person_out(x, reg.countries_of(&x.id)))
-        .collect();
-    Ok(Json(PeoplePage {
-        total: matching.len(),
-        offset,
-        items: matching.into_iter().skip(offset).take(n as usize).collect(),
-    }))
+    })
+    .await
 }
 
 fn person_visible(p: &Principal, x: &Person, countries: &[farguard_model::CountryCode]) -> bool {
@@ -683,7 +712,7 @@ pub async fn get_person(
 ) -> ApiResult<Json<PersonOut>> {
     p.require(Action::ReadPeople)?;
     let reg = state.registry();
-    reg.people
+    reg.people()
         .iter()
         .find(|x| x.id == id && person_visible(&p, x, reg.countries_of(&x.id)))
         .map(|x| Json(person_out(x, reg.countries_of(&x.id))))

@@ -1,18 +1,22 @@
 //! What every handler shares: the server's configuration, a small pool of
-//! store connections driven from `spawn_blocking`, the registry held in
-//! memory (sites in the spatial index, organisations, people and their
-//! legs — built from the store at start and kept in step with every write
-//! that goes through the API), and the country table the map joins on.
+//! store connections for reads driven from `spawn_blocking`, the one writer
+//! (group commit, see [`crate::writer`]), the registry held in memory
+//! (sites in the spatial index, organisations, people and their legs —
+//! built from the store at start, kept in step with every write that goes
+//! through the API, and reloaded when the store's change stamps show that
+//! someone else — the CLI, another server — changed it), the data
+//! generation that keys every cached answer, and the country tables the map
+//! joins on.
 
 use crate::error::ApiError;
-use farguard_expose::SiteIndex;
+use farguard_expose::{Roster, SiteIndex};
 use farguard_grade::Guideline;
 use farguard_model::{CountryCode, ItineraryLeg, Organisation, Person};
 use farguard_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// Server settings. Built by the CLI from flags.
@@ -31,6 +35,11 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Set the `Secure` attribute on the session cookie (behind TLS).
     pub secure_cookies: bool,
+    /// Response plan files `(name, TOML text)` served by the plan routes.
+    pub plans: Vec<(String, String)>,
+    /// How often the store's change stamps are read (registry, levels,
+    /// incidents changed by someone else are picked up within this time).
+    pub watch_every: Duration,
 }
 
 impl Default for Config {
@@ -42,6 +51,8 @@ impl Default for Config {
             rate_burst: 200,
             session_ttl: Duration::from_secs(12 * 3600),
             secure_cookies: false,
+            plans: Vec::new(),
+            watch_every: Duration::from_millis(500),
         }
     }
 }
@@ -122,7 +133,8 @@ impl Drop for Pool {
 pub struct Registry {
     pub orgs: Vec<Organisation>,
     pub sites: SiteIndex,
-    pub people: Vec<Person>,
+    /// People and their itinerary legs, for people exposure.
+    pub roster: Roster,
     /// Countries each person is in: their site's and their legs'.
     pub person_countries: HashMap<String, Vec<CountryCode>>,
     /// Lower-case search text of each site, aligned with `sites.sites()`.
@@ -145,7 +157,7 @@ impl Default for Registry {
         Registry {
             orgs: Vec::new(),
             sites: SiteIndex::build(Vec::new()),
-            people: Vec::new(),
+            roster: Roster::default(),
             person_countries: HashMap::new(),
             site_text: Vec::new(),
         }
@@ -162,15 +174,21 @@ impl Registry {
         let mut r = Registry {
             orgs,
             sites: SiteIndex::build(sites),
-            people,
+            roster: Roster::default(),
             person_countries: HashMap::new(),
             site_text: texts,
         };
-        r.index_people(&legs);
+        r.index_people(&people, &legs);
+        r.roster = Roster::new(people, legs);
         Ok(r)
     }
 
-    fn index_people(&mut self, legs: &[ItineraryLeg]) {
+    /// Registered people.
+    pub fn people(&self) -> &[Person] {
+        self.roster.people()
+    }
+
+    fn index_people(&mut self, people: &[Person], legs: &[ItineraryLeg]) {
         let site_country: HashMap<&str, CountryCode> = self
             .sites
             .sites()
@@ -178,7 +196,7 @@ impl Registry {
             .map(|s| (s.id.as_str(), s.country))
             .collect();
         let mut map: HashMap<String, Vec<CountryCode>> = HashMap::new();
-        for p in &self.people {
+        for p in people {
             let e = map.entry(p.id.clone()).or_default();
             if let Some(c) = p.site.as_deref().and_then(|s| site_country.get(s)) {
                 e.push(*c);
@@ -211,6 +229,21 @@ impl Registry {
     }
 }
 
+/// A country's English name, from a table built once (the model's lookup
+/// scans its whole table per call, too slow for every row of every answer).
+pub fn country_name(c: CountryCode) -> &'static str {
+    static NAMES: OnceLock<HashMap<CountryCode, &'static str>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            farguard_model::country::all()
+                .filter_map(|i| Some((CountryCode::parse(i.iso2).ok()?, i.name)))
+                .collect()
+        })
+        .get(&c)
+        .copied()
+        .unwrap_or("unknown country")
+}
+
 /// ISO 3166-1 alpha-2 → numeric code (as the world-atlas TopoJSON ids it),
 /// from the GeoNames country table the project ships.
 pub fn iso_numeric() -> HashMap<String, String> {
@@ -233,12 +266,22 @@ pub struct AppState(pub Arc<Inner>);
 #[derive(Debug)]
 pub struct Inner {
     pub config: Config,
+    /// Connections for reads.
     pub pool: Arc<Pool>,
+    /// The one writer (group commit); every write goes through it.
+    pub writer: crate::writer::Writer,
     pub registry: RwLock<Registry>,
     pub guideline: Guideline,
+    pub plans: farguard_respond::Library,
     pub numeric: HashMap<String, String>,
     pub limiter: crate::limits::RateLimiter,
     pub cache: crate::api::ReadCache,
+    /// Bumped whenever registry, levels or incidents change (here or, seen
+    /// through the store's change stamps, elsewhere): the key of every
+    /// cached answer built from them.
+    pub generation: AtomicU64,
+    /// The store's change stamps last seen by [`AppState::refresh`].
+    pub stamps: Mutex<Option<farguard_store::ChangeStamps>>,
     /// Recently verified tokens by hash (2 s), so a burst of requests does not
     /// look the same token up again and again. Logout evicts at once.
     pub auth_cache: Mutex<HashMap<String, (std::time::Instant, crate::auth::Principal)>>,
@@ -255,26 +298,38 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Opens `pool_size` connections to `db`, loads the registry and the
-    /// shipped guideline.
+    /// Opens `pool_size` reading connections and one writing connection to
+    /// `db`, loads the registry, the shipped guideline and the plans.
     pub fn open(db: &str, config: Config) -> Result<Self, crate::ServeError> {
-        let mut conns = Vec::with_capacity(config.pool_size.max(1));
-        for _ in 0..config.pool_size.max(1) {
+        let mut conns = Vec::with_capacity(config.pool_size.max(1) + 1);
+        for _ in 0..=config.pool_size.max(1) {
             conns.push(farguard_store::open(db)?);
         }
         Self::from_stores(conns, config)
     }
 
-    /// Builds the state on already-open stores (tests pass their own).
+    /// Builds the state on already-open stores (tests pass their own): the
+    /// first is the writer's, the others serve reads (at least one).
     pub fn from_stores(
         mut conns: Vec<Box<dyn Store>>,
         config: Config,
     ) -> Result<Self, crate::ServeError> {
-        let registry = match conns.first_mut() {
-            Some(s) => Registry::load(s.as_mut())?,
-            None => Registry::default(),
-        };
+        if conns.len() < 2 {
+            return Err(crate::ServeError::Io(std::io::Error::other(
+                "the server needs at least two store connections: one writer and one or more readers",
+            )));
+        }
+        let mut writer = conns.remove(0);
+        // Stamps first: a change after this point is seen by the first poll.
+        let stamps = writer.change_stamps()?;
+        let registry = Registry::load(writer.as_mut())?;
         let guideline = Guideline::default_shipped()?;
+        let (plans, report) = farguard_respond::Library::load(
+            config.plans.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+        );
+        for e in &report.errors {
+            tracing::warn!(problem = %e, "plan not loaded");
+        }
         crate::limits::set_body_limit(config.max_body);
         Ok(AppState(Arc::new(Inner {
             limiter: crate::limits::RateLimiter::new(config.rate_per_sec, config.rate_burst),
@@ -282,12 +337,70 @@ impl AppState {
             auth_cache: Mutex::new(HashMap::new()),
             config,
             pool: Arc::new(Pool::new(conns)),
+            writer: crate::writer::Writer::start(writer)?,
             registry: RwLock::new(registry),
             guideline,
+            plans,
             numeric: iso_numeric(),
+            generation: AtomicU64::new(1),
+            stamps: Mutex::new(Some(stamps)),
             started: std::time::Instant::now(),
             addr: Mutex::new(None),
         })))
+    }
+
+    /// The data generation cached answers are keyed on.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Marks cached answers stale after a change made here.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.clear();
+    }
+
+    /// Reads the store's change stamps and reloads what someone else changed:
+    /// the registry (rebuilt off the async threads, swapped in at once),
+    /// levels and incidents (cached copies dropped). Returns whether
+    /// anything changed.
+    pub async fn refresh(&self) -> Result<bool, ApiError> {
+        let now = self.pool.run(|s| s.change_stamps()).await?;
+        let before = self.stamps.lock().ok().and_then(|g| *g);
+        if before == Some(now) {
+            return Ok(false);
+        }
+        if before.is_none_or(|b| b.registry != now.registry) {
+            let fresh = self.pool.run(Registry::load).await?;
+            *self.registry_mut() = fresh;
+            tracing::info!(
+                stamp = now.registry,
+                "registry changed in the store: reloaded"
+            );
+        }
+        if let Ok(mut g) = self.stamps.lock() {
+            *g = Some(now);
+        }
+        self.changed();
+        Ok(true)
+    }
+
+    /// Polls [`AppState::refresh`] every `config.watch_every` until the
+    /// state is dropped (`run` starts it).
+    pub fn watch(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.0);
+        let every = self.config.watch_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if let Err(e) = AppState(inner).refresh().await {
+                    tracing::warn!(error = %crate::error::chain(&e), "cannot read the store's change stamps");
+                }
+            }
+        })
     }
 
     /// Reads the registry (a poisoned lock still holds consistent data:

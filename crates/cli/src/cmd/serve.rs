@@ -15,9 +15,15 @@ pub struct Args {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:8080", env = "FARGUARD_LISTEN")]
     listen: String,
-    /// Store connections (SQLite readers run in parallel in WAL mode).
+    /// Store connections for reads (SQLite readers run in parallel in WAL
+    /// mode); writes go through one more connection, grouped into shared
+    /// transactions.
     #[arg(long, default_value_t = 4)]
     pool: usize,
+    /// Response plans served at /api/v1/plans: a directory of *.toml
+    /// (default: ./config/plans when present, else the shipped plans).
+    #[arg(long)]
+    plans: Option<std::path::PathBuf>,
     /// Sustained requests per second per client (token or address); 0 = off.
     #[arg(long, default_value_t = 50)]
     rate_limit: u32,
@@ -81,8 +87,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
     } else {
         ctx.db.clone()
     };
+    let plans = match &args.plans {
+        Some(d) => super::plans::read_dir(d)?,
+        None if std::path::Path::new("config/plans").is_dir() => {
+            super::plans::read_dir(std::path::Path::new("config/plans"))?
+        }
+        None => super::plans::SHIPPED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+    };
     let config = Config {
         pool_size: args.pool.max(1),
+        plans,
         max_body: args.max_body,
         rate_per_sec: args.rate_limit,
         rate_burst: args.rate_burst,

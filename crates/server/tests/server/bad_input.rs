@@ -440,7 +440,6 @@ async fn a_citizen_on_enterprise_routes_gets_4xx_and_no_data() {
         "/api/v1/sites",
         "/api/v1/sites/WPI-47100",
         "/api/v1/people/P-ACME-1",
-        "/api/v1/exposure?lat=-4.05&lon=39.66&radius_km=50",
         "/api/v1/users",
         "/api/v1/quarantine",
         "/api/v1/audit",
@@ -456,6 +455,24 @@ async fn a_citizen_on_enterprise_routes_gets_4xx_and_no_data() {
             "{path}: {v}"
         );
     }
+    // Exposure answers a citizen with themself only: no site, no other person,
+    // not even the name of the site they are posted to.
+    let (s, v) = fx
+        .get(
+            Role::Citizen,
+            "/api/v1/exposure?lat=-4.05&lon=39.66&radius_km=50",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["sites"].as_array().unwrap().len(), 0, "{v}");
+    let people: Vec<&str> = v["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["person"].as_str().unwrap())
+        .collect();
+    assert_eq!(people, [fixture::CITIZEN_PERSON], "{v}");
+    assert!(!v.to_string().contains("Mombasa"), "{v}");
     let (s, _) = fx
         .json(
             "PUT",

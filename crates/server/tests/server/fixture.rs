@@ -340,6 +340,25 @@ pub fn incident(store: &mut dyn Store) {
     store.queue_alert(&alert, &[], &[token], &[state]).unwrap();
 }
 
+/// The plan files in `config/plans`.
+pub fn plans() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/plans");
+    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "config/plans holds the shipped plans");
+    v
+}
+
 pub fn new_user(role: Role) -> NewUser {
     let (org, country, person) = match role {
         Role::Coordinator => (Some("coord"), None, None),
@@ -389,12 +408,14 @@ impl Fixture {
         }
     }
 
-    /// Tests run with the rate limit off unless they test it.
+    /// Tests run with the rate limit off unless they test it, and with the
+    /// shipped plans.
     pub fn new(db: Db) -> Fixture {
         Fixture::on(
             db,
             Config {
                 rate_per_sec: 0,
+                plans: plans(),
                 ..Config::default()
             },
         )

@@ -11,5 +11,6 @@ mod audit;
 mod bad_input;
 mod browser;
 mod fixture;
+mod live;
 mod matrix;
 mod socket;

@@ -110,7 +110,7 @@ const TABLE: &[Row] = &[
         "/api/v1/exposure",
         "/api/v1/exposure?lat=-4.05&lon=39.66&radius_km=25",
         None,
-        "AAAAAFFF",
+        "AAAAAFAF",
     ),
     (
         "GET",
@@ -195,6 +195,50 @@ const TABLE: &[Row] = &[
         "GET",
         "/api/v1/incidents/{id}",
         "/api/v1/incidents/security-unrest:KE:test",
+        None,
+        "AANAANFF",
+    ),
+    ("GET", "/api/v1/plans", "/api/v1/plans", None, "AAAAAAFA"),
+    (
+        "GET",
+        "/api/v1/plans/{id}",
+        "/api/v1/plans/security-evacuation",
+        None,
+        "AAAAAAFA",
+    ),
+    (
+        "GET",
+        "/api/v1/plans/{id}",
+        "/api/v1/plans/no-such-plan",
+        None,
+        "NNNNNNFN",
+    ),
+    ("GET", "/api/v1/alerts", "/api/v1/alerts", None, "AAAAAAFF"),
+    (
+        "GET",
+        "/api/v1/alerts",
+        "/api/v1/alerts?incident=security-unrest:KE:test",
+        None,
+        "AAAAAAFF",
+    ),
+    (
+        "GET",
+        "/api/v1/alerts/{id}",
+        "/api/v1/alerts/alert-test-1",
+        None,
+        "AANAANFF",
+    ),
+    (
+        "GET",
+        "/api/v1/alerts/{id}",
+        "/api/v1/alerts/no-such-alert",
+        None,
+        "NNNNNNFF",
+    ),
+    (
+        "GET",
+        "/api/v1/alerts/{id}/cap",
+        "/api/v1/alerts/alert-test-1/cap",
         None,
         "AANAANFF",
     ),
@@ -474,6 +518,54 @@ async fn lists_show_each_role_only_its_own_slice() {
             .iter()
             .all(|s| s["org"] == "acme")
     );
+
+    // …and only the exposed people the caller may see.
+    let people = |x: &serde_json::Value| -> BTreeSet<String> {
+        x["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["person"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, x) = fx.get(Role::Coordinator, q).await;
+    assert_eq!(
+        people(&x),
+        set(&[ACME_PERSON, CITIZEN_PERSON, GLOBEX_PERSON]),
+        "{x}"
+    );
+    assert!(
+        x["people"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("posted"),
+        "{x}"
+    );
+    let (_, x) = fx.get(Role::EnterpriseAdmin, q).await;
+    assert_eq!(
+        people(&x),
+        set(&[ACME_PERSON, CITIZEN_PERSON]),
+        "an enterprise sees its own people"
+    );
+    let (_, x) = fx.get(Role::Embassy, q).await;
+    assert_eq!(
+        people(&x),
+        set(&[ACME_PERSON, CITIZEN_PERSON]),
+        "the KE embassy sees the people in KE"
+    );
+    let (_, x) = fx.get(Role::ProvincialOffice, q).await;
+    assert_eq!(
+        people(&x),
+        set(&[GLOBEX_PERSON]),
+        "the TZ office sees the people in TZ"
+    );
+    let (_, x) = fx.get(Role::Citizen, q).await;
+    assert_eq!(
+        people(&x),
+        set(&[CITIZEN_PERSON]),
+        "a citizen sees only themself"
+    );
+    assert_eq!(x["sites"].as_array().unwrap().len(), 0, "and no site");
 
     // An enterprise admin administers only their own organisation's users.
     let (_, users) = fx.get(Role::EnterpriseAdmin, "/api/v1/users").await;
