@@ -48,6 +48,9 @@ pub struct Counts {
     pub level_changes: u64,
     pub raises: u64,
     pub alerts: u64,
+    /// Raises to the alert level within the cool-down of the area's previous
+    /// alert: the same situation coming back, not a new alert.
+    pub repeats: u64,
 }
 
 /// The backtest summary.
@@ -75,6 +78,9 @@ pub struct Options {
     pub lead_days: i64,
     /// Days after the date still searched (a late catch).
     pub grace_days: i64,
+    /// A raise to the alert level less than this many days after the same
+    /// area × category's previous alert is a repeat, not a new alert.
+    pub cooldown_days: i64,
 }
 
 impl Default for Options {
@@ -83,6 +89,7 @@ impl Default for Options {
             alert_level: Level::II,
             lead_days: 60,
             grace_days: 14,
+            cooldown_days: 7,
         }
     }
 }
@@ -114,6 +121,7 @@ pub fn run(
     let mut counts: BTreeMap<&'static str, Counts> = BTreeMap::new();
     let mut alerts_by_day = Vec::new();
     let mut alerts = Vec::new();
+    let mut last_alert: HashMap<(Area, Category), i32> = HashMap::new();
     // (country, category) → per day level, for the crises check.
     let mut country_levels: HashMap<(CountryCode, Category), BTreeMap<i32, Level>> = HashMap::new();
     for d in lo..=hi {
@@ -145,6 +153,14 @@ pub fn run(
             if new > old {
                 c.raises += 1;
                 if new >= opt.alert_level {
+                    let repeat = last_alert
+                        .get(&k)
+                        .is_some_and(|l| i64::from(d - l) < opt.cooldown_days);
+                    last_alert.insert(k.clone(), d);
+                    if repeat {
+                        c.repeats += 1;
+                        continue;
+                    }
                     c.alerts += 1;
                     day_alerts += 1;
                     if matches!(k.0, Area::Country(_)) {
@@ -330,5 +346,22 @@ mod tests {
             "{cc:?}"
         );
         assert!(r.alerts[0].3 < r.alerts[0].4);
+        // Without a cool-down every raise to II counts; with one, a level
+        // that comes back within the cool-down is a repeat.
+        let none = run(
+            &g,
+            &agg,
+            &ExternalValues::new(),
+            start,
+            NaiveDate::from_ymd_opt(2023, 4, 30).unwrap(),
+            &[],
+            Options {
+                cooldown_days: 0,
+                ..Options::default()
+            },
+        );
+        let (a0, c7) = (&none.counts["country"], &r.counts["country"]);
+        assert_eq!(a0.repeats, 0);
+        assert_eq!(a0.alerts, c7.alerts + c7.repeats, "{a0:?} {c7:?}");
     }
 }

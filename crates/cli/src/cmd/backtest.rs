@@ -22,9 +22,12 @@ Examples:
 
 Each day is graded as of its end from the events stored before it, exactly as
 `farguard assess --at DAY` would. An alert is a raise of an area × category to
---alert-level or above. For each crisis (country, date, category) the replay
-reports the first day in the 60 days before (or 14 after) the date when the
-country reached that level: caught N days early, late, missed, or no data.")]
+--alert-level or above, unless it comes within --cooldown-days of that area ×
+category's previous alert (then it is a repeat). For each crisis (country,
+date, category) the replay reports the first day in the 60 days before (or
+14 after) the date when the country reached that level: caught N days early,
+late, missed, or no data; a quiet control (a row with `until`) reports its
+days at that level (false alarms).")]
 pub struct Args {
     /// Guideline file (default: the shipped config/guideline.toml).
     #[arg(long)]
@@ -41,6 +44,10 @@ pub struct Args {
     /// The level a raise must reach to count as an alert.
     #[arg(long, default_value = "II")]
     alert_level: String,
+    /// A raise to the alert level within this many days of the same area ×
+    /// category's previous alert is counted as a repeat, not a new alert.
+    #[arg(long, default_value_t = 7)]
+    cooldown_days: i64,
 }
 
 /// Reads the crises list; a bad row names its line and field.
@@ -113,6 +120,7 @@ struct CountsOut {
     level_changes: u64,
     raises: u64,
     alerts: u64,
+    repeats: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -174,8 +182,12 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         Some(p) => read_crises(p)?,
         None => Vec::new(),
     };
+    if args.cooldown_days < 0 {
+        bail!("--cooldown-days must be 0 or more");
+    }
     let opt = Options {
         alert_level,
+        cooldown_days: args.cooldown_days,
         ..Options::default()
     };
     let mut store = ctx.store()?;
@@ -213,6 +225,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
                 level_changes: c.level_changes,
                 raises: c.raises,
                 alerts: c.alerts,
+                repeats: c.repeats,
             })
             .collect(),
         alerts: r
@@ -275,15 +288,19 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         }
     }
     println!(
-        "\n{:<10} {:>14} {:>8} {:>8}",
-        "AREA KIND", "LEVEL CHANGES", "RAISES", "ALERTS"
+        "\n{:<10} {:>14} {:>8} {:>8} {:>8}",
+        "AREA KIND", "LEVEL CHANGES", "RAISES", "ALERTS", "REPEATS"
     );
     for c in &report.counts {
         println!(
-            "{:<10} {:>14} {:>8} {:>8}",
-            c.area_kind, c.level_changes, c.raises, c.alerts
+            "{:<10} {:>14} {:>8} {:>8} {:>8}",
+            c.area_kind, c.level_changes, c.raises, c.alerts, c.repeats
         );
     }
+    println!(
+        "(a repeat is a raise to level {} within {} days of the same area's previous alert)",
+        report.alert_level, opt.cooldown_days
+    );
     if !report.alerts.is_empty() {
         println!("\nfirst country alerts:");
         for a in report.alerts.iter().take(15) {
