@@ -549,44 +549,42 @@ fn score(
     let mut values = Vec::with_capacity(rules.indicators.len());
     for ind in &rules.indicators {
         let w = sums(s, end - ind.window_days as Day, end);
-        let raw =
-            match ind.kind {
-                IndicatorKind::EventCount => w.reports as f64,
-                IndicatorKind::SeverityWeighted => w.points,
-                IndicatorKind::Relative => {
-                    let b = ind.baseline_days.unwrap_or(ind.window_days).max(1);
-                    let from = end - ind.window_days as Day;
-                    let normal =
-                        sums(s, from - b as Day, from).points * ind.window_days as f64 / b as f64;
-                    // A quiet area's normal is floored at one severe report.
-                    let floor = g.severity_weight[3].max(f64::MIN_POSITIVE);
-                    match covered(from - b as Day, from) {
-                        // Too little stored history to know the area's normal.
-                        Some(c) if (c as f64) < g.surge.min_coverage * b as f64 => {
-                            if w.points > 0.0 { 1.0 } else { 0.0 }
-                        }
-                        _ => w.points / normal.max(floor),
-                    }
+        let raw = match ind.kind {
+            IndicatorKind::EventCount => w.reports as f64,
+            IndicatorKind::SeverityWeighted => w.points,
+            IndicatorKind::Relative => {
+                let b = ind.baseline_days.unwrap_or(ind.window_days).max(1);
+                let from = end - ind.window_days as Day;
+                let normal =
+                    sums(s, from - b as Day, from).points * ind.window_days as f64 / b as f64;
+                // A quiet area's normal is floored at one severe report.
+                let floor = g.severity_weight[3].max(f64::MIN_POSITIVE);
+                match covered(from - b as Day, from) {
+                    // Too little stored history to know the area's
+                    // normal: no rise can be measured.
+                    Some(c) if (c as f64) < g.surge.min_coverage * b as f64 => 0.0,
+                    _ => (w.points / normal.max(floor) - 1.0).max(0.0),
                 }
-                IndicatorKind::Fatalities => w.fatalities as f64,
-                IndicatorKind::GoldsteinMean => mean(w.gold_sum, w.gold_n),
-                IndicatorKind::ToneMean => mean(w.tone_sum, w.tone_n),
-                IndicatorKind::Surge => {
-                    surge_test(&g.surge, s_counts(s, end, &g.surge), g.surge.baseline_days).ratio
-                }
-                IndicatorKind::External => ind
-                    .index
-                    .as_ref()
-                    .and_then(|i| ext.get(i))
-                    .and_then(|m| {
-                        m.get(area).or_else(|| match area {
-                            Area::Admin1(c, _) => m.get(&Area::Country(*c)),
-                            _ => None,
-                        })
+            }
+            IndicatorKind::Fatalities => w.fatalities as f64,
+            IndicatorKind::GoldsteinMean => mean(w.gold_sum, w.gold_n),
+            IndicatorKind::ToneMean => mean(w.tone_sum, w.tone_n),
+            IndicatorKind::Surge => {
+                surge_test(&g.surge, s_counts(s, end, &g.surge), g.surge.baseline_days).ratio
+            }
+            IndicatorKind::External => ind
+                .index
+                .as_ref()
+                .and_then(|i| ext.get(i))
+                .and_then(|m| {
+                    m.get(area).or_else(|| match area {
+                        Area::Admin1(c, _) => m.get(&Area::Country(*c)),
+                        _ => None,
                     })
-                    .copied()
-                    .unwrap_or(0.0),
-            };
+                })
+                .copied()
+                .unwrap_or(0.0),
+        };
         let mut n = ind.normalise.apply(raw);
         if let Some(c) = ind.cap {
             n = n.min(c);
@@ -1108,6 +1106,65 @@ mod tests {
         }
         assert_eq!(h3_cell(&vague, res), None);
         assert!(!agg.areas_of(&vague).iter().any(|a| a.kind() == "h3"));
+    }
+
+    #[test]
+    fn relative_measures_the_rise_over_the_area_s_own_normal() {
+        let g = Guideline::default_shipped().unwrap();
+        let t0 = Utc.with_ymd_and_hms(2019, 6, 1, 12, 0, 0).unwrap();
+        let mk = |i: i64, day: i64, link: String| {
+            let mut e = ev("x", 1, 4, Subtype::ArmedConflict, &link);
+            e.id = EventId::new("t", format!("{i}"));
+            e.occurred_at = t0 + Duration::days(day);
+            e.confidence = 1.0;
+            e
+        };
+        // 98 days of history: one severe report a day (2 points), so the
+        // normal is 14 points a week; the last week has two a day.
+        let mut events: Vec<Event> = (0..98).map(|d| mk(d, d, format!("a{d}"))).collect();
+        events.extend((91..98).map(|d| mk(1000 + d, d, format!("b{d}"))));
+        let at = t0 + Duration::days(98) - Duration::hours(12);
+        let agg = Aggregator::from_events(&g, &events);
+        let a = agg
+            .grade_one(
+                &g,
+                &Area::Country(CountryCode::parse("KE").unwrap()),
+                Category::Security,
+                at,
+                &ExternalValues::new(),
+            )
+            .unwrap();
+        let exp = Explanation::from_json(&a.explanation).unwrap();
+        let rel = exp
+            .indicators
+            .iter()
+            .find(|i| i.name == "relative/7d")
+            .unwrap();
+        // 28 points against a normal of 14: one normal above it.
+        assert!((rel.raw - 1.0).abs() < 1e-9, "{rel:?}");
+        // With only the last week stored there is no normal: it reads 0.
+        let recent: Vec<Event> = events
+            .iter()
+            .filter(|e| e.occurred_at >= t0 + Duration::days(91))
+            .cloned()
+            .collect();
+        let agg = Aggregator::from_events(&g, &recent);
+        let a = agg
+            .grade_one(
+                &g,
+                &Area::Country(CountryCode::parse("KE").unwrap()),
+                Category::Security,
+                at,
+                &ExternalValues::new(),
+            )
+            .unwrap();
+        let exp = Explanation::from_json(&a.explanation).unwrap();
+        let rel = exp
+            .indicators
+            .iter()
+            .find(|i| i.name == "relative/7d")
+            .unwrap();
+        assert_eq!(rel.raw, 0.0);
     }
 
     #[test]

@@ -144,10 +144,12 @@ pub enum IndicatorKind {
     Surge,
     /// A value per area from an external index (CSV), constant in time.
     External,
-    /// The window's severity-weighted sum ÷ the area's own average per
-    /// window over the `baseline_days` before it (that average floored at
-    /// one point, so a quiet area's first report is not an infinite rise):
-    /// how many times its own normal the area is now.
+    /// How far the area is above its own normal: the window's
+    /// severity-weighted sum ÷ the area's own average per window over the
+    /// `baseline_days` before it, minus 1, at least 0 (the average floored
+    /// at one severe report's points, so a quiet area's first report is not
+    /// an infinite rise; 0 when too little history is stored to know the
+    /// normal, by the surge rule's `min_coverage`).
     Relative,
 }
 
@@ -992,16 +994,12 @@ pub(crate) fn linear_for_tests() -> Guideline {
         );
     }
     let text = text
-        .replacen("threshold_scale = 0.75", "threshold_scale = 0.5", 1)
-        .replace(
-            "threshold_scale = 0.5\nresolution",
-            "threshold_scale = 0.25\nresolution",
-        )
         .replacen(
-            "[areas.site]\nenabled = true\nthreshold_scale = 0.5",
-            "[areas.site]\nenabled = true\nthreshold_scale = 0.25",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.7\n",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.5\n",
             1,
-        );
+        )
+        .replace("threshold_scale = 0.35", "threshold_scale = 0.25");
     Guideline::parse("linear.toml", &text).unwrap()
 }
 
@@ -1033,8 +1031,8 @@ mod tests {
         let g = Guideline::default_shipped().unwrap();
         assert_eq!(g.level_for(Category::Security, 0.5).0, Level::Normal);
         assert_eq!(
-            g.level_for(Category::Security, 5.5),
-            (Level::III, Some(5.1))
+            g.level_for(Category::Security, 4.5),
+            (Level::III, Some(4.1))
         );
         assert_eq!(g.level_for(Category::Security, 1e9).0, Level::I);
         assert_eq!(
@@ -1121,15 +1119,15 @@ mod tests {
             "0 to 15, got 16",
         );
         let text = DEFAULT_TOML.replacen(
-            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.75",
-            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.75\nresolution = 4",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.7",
+            "[areas.admin1]\nenabled = true\nthreshold_scale = 0.7\nresolution = 4",
             1,
         );
         let err = Guideline::parse("g.toml", &text).unwrap_err().to_string();
         assert!(err.contains("only areas.h3 takes a resolution"), "{err}");
         // The aggregation spec changes with what the aggregates depend on,
         // and not with thresholds.
-        let t = DEFAULT_TOML.replacen("IV = 2.9, III = 5.1", "IV = 3.0, III = 5.1", 1);
+        let t = DEFAULT_TOML.replacen("IV = 2.3, III = 4.1", "IV = 2.4, III = 4.1", 1);
         let same = Guideline::parse("g.toml", &t).unwrap();
         assert_eq!(same.aggregation_spec(), g.aggregation_spec());
         let t = DEFAULT_TOML.replacen("resolution = 5", "resolution = 6", 1);

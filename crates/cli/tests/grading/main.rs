@@ -244,7 +244,7 @@ fn h3_cells_and_sites_are_graded_and_explained() {
         assert!(r["area"].as_str().unwrap().starts_with("h3:"), "{r}");
         assert_eq!(r["explanation"]["area_kind"], "h3");
     }
-    // The cell's thresholds are the country's scaled by the guideline's 0.5.
+    // The cell's thresholds are the country's scaled by the guideline's 0.35.
     let cell = rows[0]["area"].as_str().unwrap();
     let cat = rows[0]["category"].as_str().unwrap();
     let v = env.json(&[
@@ -271,7 +271,7 @@ fn h3_cells_and_sites_are_graded_and_explained() {
         country[0]["explanation"]["thresholds"][0].as_f64().unwrap(),
     );
     assert!(
-        (t_cell - t_country * 0.5).abs() < 1e-9,
+        (t_cell - t_country * 0.35).abs() < 1e-9,
         "{t_cell} vs {t_country}"
     );
     // A site registered after the events were stored is graded from the
