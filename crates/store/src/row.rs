@@ -526,12 +526,18 @@ pub(crate) fn event_row<'a>(
     let row = event_cols(e, text(actors), text(links));
     for (i, v) in row.iter().enumerate() {
         if let Val::Text(Some(s)) = v
-            && s.contains('\0')
+            && has_nul(s)
         {
             return Err(nul_error(&EVENTS, i));
         }
     }
     Ok(row)
+}
+
+/// Whether `s` holds a NUL: a branch-free fold the compiler vectorises,
+/// several times faster than a search on ~1 KB of text per row that has none.
+fn has_nul(s: &str) -> bool {
+    s.bytes().fold(false, |any, b| any | (b == 0))
 }
 
 /// The events row in `EVENTS.cols` order, with the JSON lists given.
@@ -579,6 +585,14 @@ fn json_list_into(out: &mut String, v: &[String]) {
             out.push(',');
         }
         out.push('"');
+        // Most strings need no escape: one vectorised pass says so.
+        if !s.bytes().fold(false, |any, b| {
+            any | (b < 0x20) | (b == b'"') | (b == b'\\')
+        }) {
+            out.push_str(s);
+            out.push('"');
+            continue;
+        }
         let mut from = 0;
         for (at, b) in s.bytes().enumerate() {
             let esc = match b {

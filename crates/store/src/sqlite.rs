@@ -22,9 +22,11 @@ use std::time::Duration;
 
 const D: Dialect = Dialect::Sqlite;
 
-/// Events per multi-row insert: 32 × 24 columns = 768 bound parameters,
-/// well under SQLite's 32,766.
-const SQLITE_EVENT_ROWS: usize = 32;
+/// Page size of a new database file. Event rows are ~1 KB (the raw record
+/// is kept): 4 KiB pages hold three or four and leave a tenth unused, 16 KiB
+/// pages sixteen, so the file (written twice, to the WAL and at checkpoint)
+/// is smaller and the B-trees shallower. An existing file keeps its size.
+const PAGE_SIZE: i64 = 16_384;
 
 /// Page cache per connection, in KiB (negative = KiB for SQLite).
 const CACHE_KIB: i64 = -65536;
@@ -163,6 +165,8 @@ impl SqliteStore {
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Only takes effect on a new, empty file: before WAL mode and tables.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     // Returns the mode now in force: `wal`, or `memory` for `:memory:`.
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -252,34 +256,21 @@ impl Store for SqliteStore {
     }
 
     fn insert_events(&mut self, events: &[Event]) -> Result<InsertCounts> {
-        // Full chunks go as one multi-row statement (fewer statement steps
-        // and bindings round the VM); the tail goes row by row. Rows are
-        // inserted in order, so a duplicate inside a chunk is still skipped
-        // by ON CONFLICT and `changes()` counts only the new rows.
-        let one = row::EVENTS.insert(D, 1, Conflict::Nothing);
-        let many = row::EVENTS.insert(D, SQLITE_EVENT_ROWS, Conflict::Nothing);
+        // One row per statement. A multi-row INSERT that may abort half way
+        // makes SQLite copy every page it touches into a statement journal
+        // first (a temporary file) — on a fresh ingest that cost more than
+        // the fewer statement steps saved. `changes()` counts only the rows
+        // ON CONFLICT did not skip, so a duplicate is not accepted.
+        let sql = row::EVENTS.insert(D, 1, Conflict::Nothing);
         let mut accepted = 0u64;
         let tx = crate::unit::sqlite_write(&mut self.conn)?;
         {
-            let mut stmt = tx.prepare_cached(&one)?;
-            let mut bulk = tx.prepare_cached(&many)?;
+            let mut stmt = tx.prepare_cached(&sql)?;
             // Values are bound one by one straight from the event (SQLite
-            // copies each as it is bound), so a row costs no allocation;
-            // the JSON lists reuse two buffers.
+            // copies each as it is bound), so a row costs no allocation of
+            // ours; the JSON lists reuse two buffers.
             let (mut actors, mut links) = (String::new(), String::new());
-            let width = row::EVENTS.cols.len();
-            let chunks = events.chunks_exact(SQLITE_EVENT_ROWS);
-            let tail = chunks.remainder();
-            for chunk in chunks {
-                for (r, e) in chunk.iter().enumerate() {
-                    let vals = row::event_row(e, &mut actors, &mut links)?;
-                    for (c, v) in vals.iter().enumerate() {
-                        bulk.raw_bind_parameter(r * width + c + 1, v)?;
-                    }
-                }
-                accepted += bulk.raw_execute()? as u64;
-            }
-            for e in tail {
+            for e in events {
                 let vals = row::event_row(e, &mut actors, &mut links)?;
                 for (c, v) in vals.iter().enumerate() {
                     stmt.raw_bind_parameter(c + 1, v)?;
