@@ -156,12 +156,51 @@ fn parse(name: &str, bytes: &[u8], version: Version) -> Batch {
     }
 }
 
+/// Parses the bytes of a GDELT 2.0 export as [`parse_gdelt_v2`] does, handing
+/// `sink` one batch per `rows` records read (line numbers count from the
+/// start of the input), so parsing and storing can overlap and memory stays
+/// bounded. `sink` returns `false` to stop early. Every record read is in
+/// exactly one batch; an empty input gives one empty batch.
+pub fn parse_gdelt_v2_chunked(
+    name: &str,
+    bytes: &[u8],
+    rows: usize,
+    mut sink: impl FnMut(Batch) -> bool,
+) {
+    match unpack(name, bytes, MAX_UNZIPPED_BYTES) {
+        Ok(text) => {
+            parse_chunks(name, &text, Version::V2, rows.max(1), &mut sink);
+        }
+        Err(e) => {
+            sink(Batch::rejected(SOURCE, name, bytes, e.to_string()));
+        }
+    }
+}
+
 fn parse_text(file: &str, text: &[u8], version: Version) -> (Batch, Shape) {
-    let mut batch = Batch {
-        // GDELT lines are 300–600 bytes.
-        events: Vec::with_capacity(text.len() / 400),
+    let mut out = None;
+    let shape = parse_chunks(file, text, version, usize::MAX, &mut |b| {
+        out = Some(b);
+        true
+    });
+    (out.unwrap_or_default(), shape)
+}
+
+fn parse_chunks(
+    file: &str,
+    text: &[u8],
+    version: Version,
+    rows: usize,
+    sink: &mut dyn FnMut(Batch) -> bool,
+) -> Shape {
+    // GDELT lines are 300–600 bytes.
+    let capacity = (text.len() / 400).min(rows);
+    let fresh = || Batch {
+        events: Vec::with_capacity(capacity),
         ..Batch::default()
     };
+    let mut batch = fresh();
+    let mut sent = false;
     let mut shape = Shape::default();
     let mut line_no = 0u64;
     // One validation of the whole text spares one per line; a text with a
@@ -208,8 +247,17 @@ fn parse_text(file: &str, text: &[u8], version: Version) -> (Batch, Shape) {
                 raw: raw.to_vec(),
             }),
         }
+        if batch.read as usize >= rows {
+            sent = true;
+            if !sink(std::mem::replace(&mut batch, fresh())) {
+                return shape;
+            }
+        }
     }
-    (batch, shape)
+    if batch.read > 0 || !sent {
+        sink(batch);
+    }
+    shape
 }
 
 /// The exact check for a line the scanner did not call plain: UTF-8, and
@@ -830,6 +878,38 @@ mod tests {
         assert!(date("20191024246000", "X").is_err());
         assert!(date("2019102414300", "X").is_err());
         assert!(date("2019-10-2", "X").is_err());
+    }
+
+    #[test]
+    fn chunks_hold_every_record_once_with_its_line() {
+        let mut text = EXPORT.as_bytes().to_vec();
+        text.extend_from_slice(b"not\ta\tgdelt\tline\n");
+        let whole = parse_gdelt_v2("x", &text);
+        let mut parts = Vec::new();
+        parse_gdelt_v2_chunked("x", &text, 500, |b| {
+            parts.push(b);
+            true
+        });
+        assert_eq!(parts.len(), whole.read.div_ceil(500) as usize);
+        assert!(parts.iter().all(|b| b.read <= 500));
+        let events: Vec<Event> = parts.iter().flat_map(|b| b.events.clone()).collect();
+        let quarantined: Vec<Quarantined> =
+            parts.iter().flat_map(|b| b.quarantined.clone()).collect();
+        assert_eq!(events, whole.events);
+        assert_eq!(quarantined, whole.quarantined);
+        assert_eq!(quarantined[0].line, whole.read);
+        let mut n = 0;
+        parse_gdelt_v2_chunked("x", &text, 500, |_| {
+            n += 1;
+            false
+        });
+        assert_eq!(n, 1, "the sink can stop the parse");
+        let mut empty = Vec::new();
+        parse_gdelt_v2_chunked("x", b"", 500, |b| {
+            empty.push(b);
+            true
+        });
+        assert_eq!(empty, [Batch::default()]);
     }
 
     #[test]

@@ -46,7 +46,9 @@ mod xml;
 pub use batch::Batch;
 pub use detect::{Format, detect, parse_auto};
 pub use error::SourceError;
-pub use gdelt::{parse_gdelt_v1, parse_gdelt_v2, read_gdelt_v1, read_gdelt_v2};
+pub use gdelt::{
+    parse_gdelt_v1, parse_gdelt_v2, parse_gdelt_v2_chunked, read_gdelt_v1, read_gdelt_v2,
+};
 
 /// The input as UTF-8 text (a byte-order mark dropped), or a quarantine
 /// record naming where it stops being UTF-8.
