@@ -222,6 +222,12 @@ pub fn h3_cell(e: &Event, res: u8) -> Option<u64> {
     Some(u64::from(ll.to_cell(res)))
 }
 
+/// A bare H3 cell index (`85283473fffffff`, any resolution) as the number
+/// `Area::H3` holds, if it is a valid cell.
+pub fn parse_h3(s: &str) -> Option<u64> {
+    s.trim().parse::<h3o::CellIndex>().ok().map(u64::from)
+}
+
 /// External index values per area (from the CSV files a guideline declares).
 pub type ExternalValues = HashMap<String, HashMap<Area, f64>>;
 
@@ -1099,6 +1105,10 @@ mod tests {
         let site = find(&a, "site:PORT-1", Category::Security);
         let exp = Explanation::from_json(&site.explanation).unwrap();
         assert_eq!((exp.area_kind.as_str(), exp.events_counted), ("site", 1));
+        // A bare cell index reads back as the same cell; anything else does not.
+        assert_eq!(parse_h3(&format!("{cell:x}")), Some(cell));
+        assert_eq!(parse_h3("85283473fffffff"), Some(0x8528_3473_ffff_fff));
+        assert_eq!(parse_h3("PORT-1"), None);
         // A country centroid is not a place: no cell.
         let mut vague = events[0].clone();
         if let Some(l) = vague.location.as_mut() {

@@ -24,7 +24,8 @@ pub mod surge;
 
 pub use assess::{
     Aggregator, Contribution, Day, DayStats, Explanation, ExternalValues, IndicatorValue, assess,
-    assess_with, day_of, fnv1a, h3_cell, max_level, naive_country_scores, report_key, start_of,
+    assess_with, day_of, fnv1a, h3_cell, max_level, naive_country_scores, parse_h3, report_key,
+    start_of,
 };
 pub use guideline::{
     AREA_KINDS, Aggregation, AreaRule, CategoryRules, ExternalIndex, Guideline, GuidelineError,

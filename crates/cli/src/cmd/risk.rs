@@ -26,7 +26,9 @@ Examples:
   farguard risk explain IN/Bihar --category political --at 2015-03-01 --json
 
 AREA is a country (CN, KE), a first-level region as COUNTRY/ADMIN1 (the
-code the source gives, e.g. KE/KE05), h3:CELL or site:ID.")]
+code the source gives, e.g. KE/KE05), an H3 cell (h3:CELL, or the bare cell
+index such as 85283473fffffff), or a registered site (site:ID, or the bare
+id when it is not also a country code).")]
     Explain {
         area: String,
         /// Only this category.
@@ -303,7 +305,19 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
         guideline,
     } = action;
     let g = load_guideline(guideline.as_deref())?;
-    let area = Area::parse(&area).with_context(|| format!("AREA {area:?}"))?;
+    let mut store = ctx.store()?;
+    let area = match Area::parse(&area) {
+        Ok(a) => a,
+        Err(e) => match farguard_grade::parse_h3(&area) {
+            Some(cell) => Area::H3(cell),
+            None if store.site(area.trim())?.is_some() => Area::Site(area.trim().to_string()),
+            None => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "AREA {area:?}: not a country, COUNTRY/ADMIN1, H3 cell or registered site id"
+                )));
+            }
+        },
+    };
     let cats: Vec<Category> = match category.as_deref() {
         Some(c) => vec![Category::parse(c)?],
         None => Category::ALL.to_vec(),
@@ -312,7 +326,6 @@ pub fn run(ctx: &Ctx, action: Action) -> Result<ExitCode> {
         Some(s) => out::parse_time(s)?,
         None => Utc::now(),
     };
-    let mut store = ctx.store()?;
     let end = end_day(at);
     let (agg, _) = aggregator(
         store.as_mut(),

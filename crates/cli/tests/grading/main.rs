@@ -293,6 +293,26 @@ fn h3_cells_and_sites_are_graded_and_explained() {
     assert!(exp["events_counted"].as_u64().unwrap() >= 1, "{exp}");
     let v = env.json(&["risk", "explain", "site:TEST-OFFICE", "--at", "2019-10-24"]);
     assert!(!v.as_array().unwrap().is_empty());
+    // Bare forms: the cell index without `h3:`, the site id without `site:`.
+    let bare = env.json(&["risk", "explain", "TEST-OFFICE", "--at", "2019-10-24"]);
+    assert_eq!(bare, v);
+    let v = env.json(&[
+        "risk",
+        "explain",
+        cell.trim_start_matches("h3:"),
+        "--category",
+        cat,
+        "--at",
+        "2019-10-24",
+    ]);
+    assert_eq!(v[0]["area"], cell);
+    let out = env.run(&["risk", "explain", "NO-SUCH-PLACE", "--at", "2019-10-24"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("registered site id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A site far from every event has no level to explain.
     let out = env.run(&["risk", "explain", "site:NOWHERE", "--at", "2019-10-24"]);
     assert!(!out.status.success());
