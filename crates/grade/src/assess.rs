@@ -1107,7 +1107,7 @@ mod tests {
         assert_eq!((exp.area_kind.as_str(), exp.events_counted), ("site", 1));
         // A bare cell index reads back as the same cell; anything else does not.
         assert_eq!(parse_h3(&format!("{cell:x}")), Some(cell));
-        assert_eq!(parse_h3("85283473fffffff"), Some(0x8528_3473_ffff_fff));
+        assert_eq!(parse_h3("85283473fffffff"), Some(0x0852_8347_3fff_ffff));
         assert_eq!(parse_h3("PORT-1"), None);
         // A country centroid is not a place: no cell.
         let mut vague = events[0].clone();
