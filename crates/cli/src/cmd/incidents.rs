@@ -307,13 +307,21 @@ pub fn trigger(
     g: &Guideline,
     at: DateTime<Utc>,
 ) -> Result<(Vec<Change>, usize, usize)> {
+    // Plans act on countries and first-level regions; H3 cells and sites
+    // are graded for the map and the explanations, not as incident areas.
+    let actionable = |a: &Assessment| matches!(a.area.kind(), "country" | "admin1");
     let before: Vec<Assessment> = store
         .latest_assessments()?
         .into_iter()
-        .filter(|a| a.at < at)
+        .filter(|a| a.at < at && actionable(a))
         .collect();
-    let events = store.events_between(at - Duration::days(2 * g.window_days), at)?;
-    let graded = assess(g, &events, at);
+    // The guideline's whole lookback: the relative indicator and the surge
+    // test compare with the area's own history.
+    let events = store.events_between(at - Duration::days(g.lookback_days()), at)?;
+    let graded: Vec<Assessment> = assess(g, &events, at)
+        .into_iter()
+        .filter(actionable)
+        .collect();
     store.save_assessments(&graded)?;
     let levels = level_changes(&before, &graded, at);
     let exposures = exposures(store, g, &graded, at)?;
@@ -745,12 +753,16 @@ mod tests {
         let (_, newest) = store.event_time_range().unwrap().unwrap();
         let at = newest + Duration::days(1);
 
-        // What the guideline grades at III or above, per category with a plan.
-        let graded = assess(
+        // What the guideline grades at III or above, per category with a plan
+        // (countries and regions: the areas plans act on).
+        let graded: Vec<_> = assess(
             &g,
             &store.events_between(at - Duration::days(14), at).unwrap(),
             at,
-        );
+        )
+        .into_iter()
+        .filter(|a| matches!(a.area.kind(), "country" | "admin1"))
+        .collect();
         // One incident per (plan, country): a region folds into its country,
         // and the incident stands at the highest level among them.
         let mut want: BTreeMap<(String, String), Level> = BTreeMap::new();
@@ -767,15 +779,10 @@ mod tests {
             .iter()
             .map(|((p, a), l)| format!("{p} {a} {}", l.code()))
             .collect();
-        // The exact list follows the guideline (shipped at the time of
-        // writing: US security/political/legal II, GB and SY security III);
-        // the attacks in Hasakeh keep Syria × security at III or above.
-        assert!(
-            expected
-                .iter()
-                .any(|e| e.starts_with("security-protective-measures SY ")),
-            "{expected:?}"
-        );
+        // The exact list follows the guideline (the calibrated one of
+        // default-2026.11.4 opens the legal plan for the US at II); it must
+        // not be empty, or the comparison below proves nothing.
+        assert!(!expected.is_empty(), "{expected:?}");
         let evacuation = graded
             .iter()
             .any(|a| a.category == Category::Security && a.level == Level::I);
