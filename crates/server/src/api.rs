@@ -137,6 +137,8 @@ pub struct ReadCache {
     assessments: Slot<Arc<Vec<Assessment>>>,
     range: Slot<TimeRange>,
     incidents: Slot<Arc<Vec<farguard_model::Incident>>>,
+    /// Incident titles by id (`None`: no such incident), for check-in pages.
+    pub titles: Keyed<String, Option<String>>,
     /// Whole answers, as JSON.
     answers: Keyed<String, axum::body::Bytes>,
 }
@@ -148,6 +150,7 @@ impl ReadCache {
         self.assessments.clear();
         self.range.clear();
         self.incidents.clear();
+        self.titles.clear();
         self.answers.clear();
     }
 }

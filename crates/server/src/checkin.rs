@@ -66,22 +66,30 @@ fn forged() -> ApiError {
 
 type Found = (CheckinToken, CheckinState, Option<String>);
 
-/// The incident's title for an `incident:ID` scope (open incidents from
-/// the cache, others from the store).
+/// The incident's title for an `incident:ID` scope, cached for the data
+/// generation (an incident changed anywhere moves it).
 async fn title_of(state: &AppState, scope: &str) -> ApiResult<Option<String>> {
     let Some(id) = scope.strip_prefix("incident:") else {
         return Ok(None);
     };
-    let open = crate::api::open_incidents(state).await?;
-    if let Some(i) = open.iter().find(|i| i.id == id) {
-        return Ok(Some(i.title.clone()));
-    }
     let id = id.to_string();
-    Ok(state
-        .pool
-        .run(move |s| s.incident(&id))
-        .await?
-        .map(|i| i.title))
+    state
+        .cache
+        .titles
+        .slot(&id)
+        .get(state.generation(), || async {
+            let open = crate::api::open_incidents(state).await?;
+            if let Some(i) = open.iter().find(|i| i.id == id) {
+                return Ok(Some(i.title.clone()));
+            }
+            let id = id.clone();
+            Ok(state
+                .pool
+                .run(move |s| s.incident(&id))
+                .await?
+                .map(|i| i.title))
+        })
+        .await
 }
 
 async fn find(state: &AppState, token: &str) -> ApiResult<Found> {
