@@ -164,6 +164,22 @@ fn guideline_check_names_line_key_and_rule() {
         assert!(err.contains(&format!("bad.toml:{line}:")), "{err}");
         assert!(err.contains(key) && err.contains(rule), "{err}");
     }
+    // The shipped file: its area kinds, and grading with it reads the
+    // persisted aggregates; another H3 resolution aggregates in memory.
+    let v = env.json(&["guideline", "check", GUIDELINE]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["areas"],
+        serde_json::json!(["country", "admin1", "h3@5", "site"])
+    );
+    assert_eq!(v["same_aggregates_as_shipped"], true);
+    std::fs::write(
+        env.path("r6.toml"),
+        text.replacen("resolution = 5", "resolution = 6", 1),
+    )
+    .unwrap();
+    let v = env.json(&["guideline", "check", env.path("r6.toml").to_str().unwrap()]);
+    assert_eq!(v["same_aggregates_as_shipped"], false);
     let missing = text.replacen("[categories.health]", "[categories.weather]", 1);
     std::fs::write(env.path("m.toml"), missing).unwrap();
     let out = env.run(&["guideline", "check", env.path("m.toml").to_str().unwrap()]);
