@@ -127,6 +127,15 @@ enum Command {
     /// Whole-pipeline benchmarks with a baseline measured in the same run.
     #[command(subcommand)]
     Bench(cmd::bench::Which),
+    /// Run pipeline stages over the stage bus: every stage in this process
+    /// (default, in-process queues), or stages as separate workers over NATS
+    /// JetStream (--bus nats://…), partitioned by country.
+    ///
+    /// Each stage reads its input durably, publishes its output, stores its
+    /// work and only then acknowledges, so a worker may be stopped or
+    /// killed at any moment: what it held is delivered again, and handlers
+    /// are idempotent. `farguard ingest --bus URL` feeds the workers.
+    Worker(cmd::worker::Args),
 }
 
 fn main() -> ExitCode {
@@ -169,6 +178,7 @@ fn main() -> ExitCode {
         Command::Checkin(a) => cmd::checkin::run(&ctx, a),
         Command::Demo(a) => cmd::demo::run(&ctx, a),
         Command::Bench(w) => cmd::bench::run(&ctx, w),
+        Command::Worker(a) => cmd::worker::run(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -32,6 +32,11 @@ pub struct Args {
     /// what was read from the other files is kept).
     #[arg(long)]
     strict: bool,
+    /// Also publish every stored event to the stage bus (a NATS URL, e.g.
+    /// nats://127.0.0.1:4222; subject prefix from FARGUARD_BUS_PREFIX) for
+    /// `farguard worker` to grade, expose, respond and notify.
+    #[arg(long)]
+    bus: Option<String>,
 }
 
 /// `auto` or one format.
@@ -194,6 +199,8 @@ pub fn store_batch(
         duplicates: counts.duplicates,
         quarantined: counts.quarantined,
     })?;
+    // Stored, then announced: a no-op unless `--bus` attached a publisher.
+    super::worker::announce_stored(&batch.events)?;
     // "No risk signal" is a verdict, not damage: only damage is a warning.
     let damaged = batch
         .quarantined
@@ -256,6 +263,7 @@ fn read_stdin() -> Result<Vec<u8>, SourceError> {
 }
 
 pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
+    let _bus = args.bus.as_deref().map(super::worker::attach).transpose()?;
     let mut store = ctx.store()?;
     let mut report = Report::default();
     let mut inputs = Vec::new();

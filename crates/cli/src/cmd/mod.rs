@@ -31,6 +31,7 @@ pub mod sitrep;
 pub mod task;
 pub mod user;
 pub mod watch;
+pub mod worker;
 
 use anyhow::{Context, Result};
 use farguard_grade::Guideline;
