@@ -299,6 +299,28 @@ pub fn exposure_signals(
     out
 }
 
+/// Plans act on countries and first-level regions; H3 cells and sites are
+/// graded for the map and the explanations, not as incident areas.
+pub fn actionable(a: &Assessment) -> bool {
+    matches!(a.area.kind(), "country" | "admin1")
+}
+
+/// The levels plans react to as of `at`: the stored events of the
+/// guideline's whole lookback (the relative indicator and the surge test
+/// compare with the area's own history), graded, actionable areas only.
+/// The step `trigger` and the bus's grade stage share.
+pub fn grade_for_plans(
+    store: &mut dyn Store,
+    g: &Guideline,
+    at: DateTime<Utc>,
+) -> Result<Vec<Assessment>> {
+    let events = store.events_between(at - Duration::days(g.lookback_days()), at)?;
+    Ok(assess(g, &events, at)
+        .into_iter()
+        .filter(actionable)
+        .collect())
+}
+
 /// Grades as of `at`, turns level changes and exposures into signals, lets
 /// the plans react and saves what changed. Idempotent for the same `at`.
 pub fn trigger(
@@ -307,21 +329,12 @@ pub fn trigger(
     g: &Guideline,
     at: DateTime<Utc>,
 ) -> Result<(Vec<Change>, usize, usize)> {
-    // Plans act on countries and first-level regions; H3 cells and sites
-    // are graded for the map and the explanations, not as incident areas.
-    let actionable = |a: &Assessment| matches!(a.area.kind(), "country" | "admin1");
     let before: Vec<Assessment> = store
         .latest_assessments()?
         .into_iter()
         .filter(|a| a.at < at && actionable(a))
         .collect();
-    // The guideline's whole lookback: the relative indicator and the surge
-    // test compare with the area's own history.
-    let events = store.events_between(at - Duration::days(g.lookback_days()), at)?;
-    let graded: Vec<Assessment> = assess(g, &events, at)
-        .into_iter()
-        .filter(actionable)
-        .collect();
+    let graded = grade_for_plans(store, g, at)?;
     store.save_assessments(&graded)?;
     let levels = level_changes(&before, &graded, at);
     let exposures = exposures(store, g, &graded, at)?;

@@ -18,7 +18,9 @@
 //! `incidents::exposure_signals`, and the respond stage applies each
 //! round's level changes before its exposures, as `trigger` does.
 
-use super::super::incidents::{change_rows, exposure_signals, level_changes};
+use super::super::incidents::{
+    actionable, change_rows, exposure_signals, grade_for_plans, level_changes,
+};
 use super::super::notify as wiring;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, Utc};
@@ -84,12 +86,6 @@ pub enum Clock {
 
 /// The partitions a worker takes (`None`: all).
 pub type Parts = Option<BTreeSet<Partition>>;
-
-/// The areas plans act on (as `incidents trigger` keeps them): countries
-/// and first-level regions; H3 cells and sites are graded for the map.
-fn actionable(a: &Assessment) -> bool {
-    matches!(a.area.kind(), "country" | "admin1")
-}
 
 fn mine(parts: &Parts, area: &Area) -> bool {
     parts
@@ -193,15 +189,13 @@ impl Handler for Grade {
                 None => return Ok(vec![]),
             },
         };
-        // Graded as `incidents trigger` grades: the guideline's whole
-        // lookback, the areas plans act on. The surge test counts the days
-        // covered by any event, so grading reads every event and keeps the
-        // areas of this worker's partitions.
+        // Graded as `incidents trigger` grades. The surge test counts the
+        // days covered by any event, so grading reads every event and keeps
+        // the areas of this worker's partitions.
         let keep = |a: &Assessment| actionable(a) && mine(&self.parts, &a.area);
-        let events = store.events_between(at - Duration::days(g.lookback_days()), at)?;
-        let graded: Vec<Assessment> = farguard_grade::assess(g, &events, at)
+        let graded: Vec<Assessment> = grade_for_plans(store, g, at)?
             .into_iter()
-            .filter(keep)
+            .filter(|a| mine(&self.parts, &a.area))
             .collect();
         // What was said last: up to and including an earlier round at this
         // same `at` (a later batch, or a redelivery after the store step),
