@@ -674,7 +674,10 @@ fn ingest_stage(st: &Settings) -> Result<StageReport> {
     })
 }
 
-/// A bus-reading stage on its own thread and runtime.
+/// A bus-reading stage on its own thread. The runtime serves the bus only:
+/// store calls run outside it (the PostgreSQL client blocks on a runtime
+/// of its own), on this thread, while the runtime's worker keeps the NATS
+/// connection served.
 fn consume_stage(
     stage: Stage,
     st: &Settings,
@@ -688,236 +691,315 @@ fn consume_stage(
     };
     let guideline = || load_guideline(st.guideline.as_deref());
     let subjects = st.subjects.clone();
-    rt.block_on(async {
-        let bus = st.bus.connect().await?;
-        match stage {
-            Stage::Grade => {
-                let h = stages::Grade {
-                    store: store()?,
-                    guideline: guideline()?,
-                    clock: st.clock,
-                    parts: st.parts.clone(),
-                    subjects,
-                    pending: vec![],
-                };
-                on(&bus, stage, h, st, shared, ready).await
-            }
-            Stage::Expose => {
-                let h = stages::Expose {
-                    store: store()?,
-                    guideline: guideline()?,
-                    subjects,
-                };
-                on(&bus, stage, h, st, shared, ready).await
-            }
-            Stage::Respond => {
-                let h = stages::Respond {
-                    store: store()?,
-                    library: plans::load(st.plans.as_deref())?.0,
-                    subjects,
-                    pending: vec![],
-                };
-                on(&bus, stage, h, st, shared, ready).await
-            }
-            Stage::Notify => {
-                let h = stages::Notify {
-                    store: store()?,
-                    config: st.notify.load()?,
-                };
-                on(&bus, stage, h, st, shared, ready).await
-            }
-            Stage::Ingest | Stage::All => bail!("not a bus-reading stage"),
+    let bus = rt.block_on(st.bus.connect())?;
+    let l = Loop {
+        rt: &rt,
+        stage,
+        st,
+        shared,
+    };
+    match stage {
+        Stage::Grade => {
+            let h = stages::Grade {
+                store: store()?,
+                guideline: guideline()?,
+                clock: st.clock,
+                parts: st.parts.clone(),
+                subjects,
+                pending: vec![],
+            };
+            l.on(&bus, h, ready)
         }
-    })
-}
-
-async fn on<H: Handler>(
-    bus: &Connected,
-    stage: Stage,
-    h: H,
-    st: &Settings,
-    shared: &Shared,
-    ready: std::sync::mpsc::Sender<()>,
-) -> Result<StageReport> {
-    match bus {
-        Connected::Memory(b) => consume(b, stage, h, st, shared, ready).await,
-        Connected::Nats(b) => consume(b, stage, h, st, shared, ready).await,
+        Stage::Expose => {
+            let h = stages::Expose {
+                store: store()?,
+                guideline: guideline()?,
+                subjects,
+            };
+            l.on(&bus, h, ready)
+        }
+        Stage::Respond => {
+            let h = stages::Respond {
+                store: store()?,
+                library: plans::load(st.plans.as_deref())?.0,
+                subjects,
+                pending: vec![],
+            };
+            l.on(&bus, h, ready)
+        }
+        Stage::Notify => {
+            let h = stages::Notify {
+                store: store()?,
+                config: st.notify.load()?,
+            };
+            l.on(&bus, h, ready)
+        }
+        Stage::Ingest | Stage::All => bail!("not a bus-reading stage"),
     }
 }
 
-/// The loop: fetch, check, handle, publish, ack; retry what failed.
-async fn consume<T: Transport, H: Handler>(
-    bus: &T,
+/// One stage's loop: its runtime, settings and the process's stages.
+struct Loop<'a> {
+    rt: &'a tokio::runtime::Runtime,
     stage: Stage,
-    mut h: H,
-    st: &Settings,
-    shared: &Shared,
-    ready: std::sync::mpsc::Sender<()>,
-) -> Result<StageReport> {
-    let topic = stage.input().context("not a bus-reading stage")?;
-    let filters = match &st.parts {
-        None => vec![st.subjects.filter(topic, None)],
-        Some(ps) => ps
-            .iter()
-            .map(|p| st.subjects.filter(topic, Some(p)))
-            .collect(),
-    };
-    let mut sub = bus
-        .subscribe(&Subscribe {
+    st: &'a Settings,
+    shared: &'a Shared,
+}
+
+impl Loop<'_> {
+    fn on<H: Handler>(
+        &self,
+        bus: &Connected,
+        h: H,
+        ready: std::sync::mpsc::Sender<()>,
+    ) -> Result<StageReport> {
+        match bus {
+            Connected::Memory(b) => self.consume(b, h, ready),
+            Connected::Nats(b) => self.consume(b, h, ready),
+        }
+    }
+
+    /// Fetch, check, handle, publish, store, ack; retry what failed.
+    fn consume<T: Transport, H: Handler>(
+        &self,
+        bus: &T,
+        mut h: H,
+        ready: std::sync::mpsc::Sender<()>,
+    ) -> Result<StageReport> {
+        let (rt, stage, st) = (self.rt, self.stage, self.st);
+        let topic = stage.input().context("not a bus-reading stage")?;
+        let filters = match &st.parts {
+            None => vec![st.subjects.filter(topic, None)],
+            Some(ps) => ps
+                .iter()
+                .map(|p| st.subjects.filter(topic, Some(p)))
+                .collect(),
+        };
+        let mut sub = rt.block_on(bus.subscribe(&Subscribe {
             durable: stage.name().to_string(),
             filters,
             ack_wait: st.ack_wait,
-        })
-        .await?;
-    drop(ready);
-    let mut rep = StageReport {
-        stage: stage.name().to_string(),
-        ..Default::default()
-    };
-    let mut idle_since = Instant::now();
-    let mut fetch_errors = 0u32;
-    loop {
-        let msgs = match sub.fetch(st.batch, Duration::from_millis(500)).await {
-            Ok(m) => {
-                fetch_errors = 0;
-                m
-            }
-            Err(e) => {
-                fetch_errors += 1;
-                tracing::warn!(
-                    stage = stage.name(),
-                    tries = fetch_errors,
-                    "fetch failed: {e}"
-                );
-                tokio::time::sleep(Duration::from_secs(u64::from(fetch_errors.min(30)))).await;
-                continue;
-            }
+        }))?;
+        drop(ready);
+        let mut rep = StageReport {
+            stage: stage.name().to_string(),
+            ..Default::default()
         };
-        if msgs.is_empty() {
-            if may_exit(bus, &mut sub, stage, st, shared, idle_since).await? {
-                return Ok(rep);
-            }
-            continue;
-        }
-        rep.batches += 1;
-        rep.messages += msgs.len() as u64;
-        let mut good = Vec::new();
-        let mut good_msgs = Vec::new();
-        let mut dead = Vec::new();
-        let mut dead_msgs = Vec::new();
-        for m in msgs {
-            let checked = message::decode::<H::In>(m.subject(), m.payload())
-                .and_then(|v| h.check(m.subject(), v));
-            match checked {
-                Ok(c) => {
-                    good.push(c);
-                    good_msgs.push(m);
+        let mut idle_since = Instant::now();
+        let mut fetch_errors = 0u32;
+        loop {
+            let msgs = match rt.block_on(sub.fetch(st.batch, Duration::from_millis(500))) {
+                Ok(m) => {
+                    fetch_errors = 0;
+                    m
                 }
                 Err(e) => {
-                    tracing::error!(
-                        stage = stage.name(),
-                        subject = m.subject(),
-                        "unreadable message kept as a dead letter: {e}"
-                    );
-                    dead.push(message::encode(
-                        &st.subjects,
-                        &DeadLetter {
-                            v: VERSION,
-                            stage: stage.name().to_string(),
-                            subject: m.subject().to_string(),
-                            error: e.to_string(),
-                            payload: String::from_utf8_lossy(m.payload()).into_owned(),
-                        },
-                    ));
-                    dead_msgs.push(m);
-                }
-            }
-        }
-        if !dead.is_empty() {
-            // Kept on the bus (`<prefix>.dead.<stage>`) before the ack.
-            let p = bus.publish(&dead).await?;
-            rep.dead_letters += p.stored + p.duplicates;
-            for m in dead_msgs {
-                m.ack().await?;
-            }
-        }
-        if !good.is_empty() {
-            // Blocking store work, on this thread: the runtime's worker
-            // keeps the connection served meanwhile.
-            match h.handle(&good) {
-                Ok(out) => commit(bus, &mut h, stage, st, &mut rep, out, good_msgs).await?,
-                Err(e) if good.len() == 1 => {
-                    for m in good_msgs {
-                        retry_later(bus, st, stage, m, &e, &mut rep).await?;
-                    }
-                }
-                Err(e) => {
+                    fetch_errors += 1;
                     tracing::warn!(
                         stage = stage.name(),
-                        "batch failed, retrying its messages one by one: {e:#}"
+                        tries = fetch_errors,
+                        "fetch failed: {e}"
                     );
-                    for (c, m) in good.iter().zip(good_msgs) {
-                        match h.handle(std::slice::from_ref(c)) {
-                            Ok(out) => {
-                                commit(bus, &mut h, stage, st, &mut rep, out, vec![m]).await?
+                    std::thread::sleep(Duration::from_secs(u64::from(fetch_errors.min(30))));
+                    continue;
+                }
+            };
+            if msgs.is_empty() {
+                if self.may_exit(bus, &mut sub, idle_since)? {
+                    return Ok(rep);
+                }
+                continue;
+            }
+            rep.batches += 1;
+            rep.messages += msgs.len() as u64;
+            let mut good = Vec::new();
+            let mut good_msgs = Vec::new();
+            let mut dead = Vec::new();
+            let mut dead_msgs = Vec::new();
+            for m in msgs {
+                let checked = message::decode::<H::In>(m.subject(), m.payload())
+                    .and_then(|v| h.check(m.subject(), v));
+                match checked {
+                    Ok(c) => {
+                        good.push(c);
+                        good_msgs.push(m);
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            stage = stage.name(),
+                            subject = m.subject(),
+                            "unreadable message kept as a dead letter: {e}"
+                        );
+                        dead.push(self.dead_letter(&m, &e.to_string()));
+                        dead_msgs.push(m);
+                    }
+                }
+            }
+            if !dead.is_empty() {
+                // Kept on the bus (`<prefix>.dead.<stage>`) before the ack.
+                let p = rt.block_on(bus.publish(&dead))?;
+                rep.dead_letters += p.stored + p.duplicates;
+                for m in dead_msgs {
+                    rt.block_on(m.ack())?;
+                }
+            }
+            if !good.is_empty() {
+                match h.handle(&good) {
+                    Ok(out) => self.commit(bus, &mut h, &mut rep, out, good_msgs)?,
+                    Err(e) if good.len() == 1 => {
+                        for m in good_msgs {
+                            self.retry_later(bus, m, &e, &mut rep)?;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            stage = stage.name(),
+                            "batch failed, retrying its messages one by one: {e:#}"
+                        );
+                        for (c, m) in good.iter().zip(good_msgs) {
+                            match h.handle(std::slice::from_ref(c)) {
+                                Ok(out) => self.commit(bus, &mut h, &mut rep, out, vec![m])?,
+                                Err(e) => self.retry_later(bus, m, &e, &mut rep)?,
                             }
-                            Err(e) => retry_later(bus, st, stage, m, &e, &mut rep).await?,
                         }
                     }
                 }
             }
+            idle_since = Instant::now();
         }
-        idle_since = Instant::now();
     }
-}
 
-/// Publishes a batch's output, stores the handler's work, then
-/// acknowledges the input.
-async fn commit<T: Transport, H: Handler>(
-    bus: &T,
-    h: &mut H,
-    stage: Stage,
-    st: &Settings,
-    rep: &mut StageReport,
-    out: Vec<Outgoing>,
-    msgs: Vec<<T::Sub as Subscription>::Msg>,
-) -> Result<()> {
-    if !out.is_empty() {
-        match bus.publish(&out).await {
-            Ok(p) => {
-                rep.published += p.stored;
-                rep.duplicates_dropped += p.duplicates;
-            }
-            Err(e) => {
-                // Not acked: delivered again once the bus is back.
-                tracing::error!(stage = stage.name(), "publishing the output failed: {e}");
-                for m in msgs {
-                    let delay = backoff(m.delivered());
-                    m.nak(delay).await.ok();
+    fn dead_letter<M: Received>(&self, m: &M, error: &str) -> Outgoing {
+        message::encode(
+            &self.st.subjects,
+            &DeadLetter {
+                v: VERSION,
+                stage: self.stage.name().to_string(),
+                subject: m.subject().to_string(),
+                error: error.to_string(),
+                payload: String::from_utf8_lossy(m.payload()).into_owned(),
+            },
+        )
+    }
+
+    /// Publishes a batch's output, stores the handler's work, then
+    /// acknowledges the input.
+    fn commit<T: Transport, H: Handler>(
+        &self,
+        bus: &T,
+        h: &mut H,
+        rep: &mut StageReport,
+        out: Vec<Outgoing>,
+        msgs: Vec<<T::Sub as Subscription>::Msg>,
+    ) -> Result<()> {
+        let (rt, stage) = (self.rt, self.stage);
+        if !out.is_empty() {
+            match rt.block_on(bus.publish(&out)) {
+                Ok(p) => {
+                    rep.published += p.stored;
+                    rep.duplicates_dropped += p.duplicates;
                 }
-                rep.retries += 1;
-                return Ok(());
+                Err(e) => {
+                    // Not acked: delivered again once the bus is back.
+                    tracing::error!(stage = stage.name(), "publishing the output failed: {e}");
+                    for m in msgs {
+                        let delay = backoff(m.delivered());
+                        rt.block_on(m.nak(delay)).ok();
+                    }
+                    rep.retries += 1;
+                    return Ok(());
+                }
             }
         }
-    }
-    if let Err(e) = h.store() {
-        // Not acked: handled again (the same output, dropped as duplicates).
-        for m in msgs {
-            retry_later(bus, st, stage, m, &e, rep).await?;
+        if let Err(e) = h.store() {
+            // Not acked: handled again (the same output, dropped as duplicates).
+            for m in msgs {
+                self.retry_later(bus, m, &e, rep)?;
+            }
+            return Ok(());
         }
-        return Ok(());
+        if self.st.crash == Some(stage) {
+            eprintln!(
+                "{}: crash injected after publishing and storing, before the ack",
+                stage.name()
+            );
+            std::process::exit(CRASH_EXIT);
+        }
+        for m in msgs {
+            rt.block_on(m.ack())?;
+        }
+        Ok(())
     }
-    if st.crash == Some(stage) {
-        eprintln!(
-            "{}: crash injected after publishing and storing, before the ack",
-            stage.name()
-        );
-        std::process::exit(CRASH_EXIT);
+
+    /// A message whose handling failed: delivered again after a backoff;
+    /// after `MAX_TRIES`, kept as a dead letter with the error, so one
+    /// message that can never be handled does not hold its stage for ever.
+    fn retry_later<T: Transport>(
+        &self,
+        bus: &T,
+        m: <T::Sub as Subscription>::Msg,
+        e: &anyhow::Error,
+        rep: &mut StageReport,
+    ) -> Result<()> {
+        let (rt, stage) = (self.rt, self.stage);
+        if e.downcast_ref::<stages::NotYet>().is_some() && m.delivered() < 10 * MAX_TRIES {
+            tracing::debug!(
+                stage = stage.name(),
+                tries = m.delivered(),
+                "{e:#}: again shortly"
+            );
+            rt.block_on(m.nak(Duration::from_millis(300)))?;
+            return Ok(());
+        }
+        if m.delivered() >= MAX_TRIES {
+            tracing::error!(
+                stage = stage.name(),
+                subject = m.subject(),
+                tries = m.delivered(),
+                "handling keeps failing, kept as a dead letter: {e:#}"
+            );
+            let dead = self.dead_letter(&m, &format!("{e:#}"));
+            rt.block_on(bus.publish(&[dead]))?;
+            rep.dead_letters += 1;
+            return rt.block_on(m.ack()).map_err(Into::into);
+        }
+        let delay = backoff(m.delivered());
+        tracing::error!(stage = stage.name(), subject = m.subject(), tries = m.delivered(), retry_in = ?delay, "handling failed: {e:#}");
+        rep.retries += 1;
+        rt.block_on(m.nak(delay))?;
+        Ok(())
     }
-    for m in msgs {
-        m.ack().await?;
+
+    /// A stage may stop when everything before it has stopped or drained,
+    /// it has nothing left itself, and it has been idle long enough.
+    fn may_exit<T: Transport>(
+        &self,
+        bus: &T,
+        sub: &mut T::Sub,
+        idle_since: Instant,
+    ) -> Result<bool> {
+        let Some(limit) = self.st.until_idle else {
+            return Ok(false);
+        };
+        if idle_since.elapsed() < limit {
+            return Ok(false);
+        }
+        for up in STAGES.iter().copied().filter(|s| *s < self.stage) {
+            if self.shared.running[up.index()] {
+                if !self.shared.exited(up) {
+                    return Ok(false);
+                }
+            } else if up != Stage::Ingest
+                && self
+                    .rt
+                    .block_on(bus.backlog_of(up.name()))?
+                    .is_some_and(|n| n > 0)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(self.rt.block_on(sub.backlog())? == 0)
     }
-    Ok(())
 }
 
 fn backoff(delivered: u64) -> Duration {
@@ -928,79 +1010,3 @@ fn backoff(delivered: u64) -> Duration {
 /// aside as a dead letter (with backoff, about four minutes: long enough to
 /// ride out a database restart).
 pub const MAX_TRIES: u64 = 10;
-
-/// A message whose handling failed: delivered again after a backoff; after
-/// `MAX_TRIES`, kept as a dead letter with the error, so one message that
-/// can never be handled does not hold its stage for ever.
-async fn retry_later<T: Transport>(
-    bus: &T,
-    st: &Settings,
-    stage: Stage,
-    m: <T::Sub as Subscription>::Msg,
-    e: &anyhow::Error,
-    rep: &mut StageReport,
-) -> Result<()> {
-    if e.downcast_ref::<stages::NotYet>().is_some() && m.delivered() < 10 * MAX_TRIES {
-        tracing::debug!(
-            stage = stage.name(),
-            tries = m.delivered(),
-            "{e:#}: again shortly"
-        );
-        m.nak(Duration::from_millis(300)).await?;
-        return Ok(());
-    }
-    if m.delivered() >= MAX_TRIES {
-        tracing::error!(
-            stage = stage.name(),
-            subject = m.subject(),
-            tries = m.delivered(),
-            "handling keeps failing, kept as a dead letter: {e:#}"
-        );
-        let dead = message::encode(
-            &st.subjects,
-            &DeadLetter {
-                v: VERSION,
-                stage: stage.name().to_string(),
-                subject: m.subject().to_string(),
-                error: format!("{e:#}"),
-                payload: String::from_utf8_lossy(m.payload()).into_owned(),
-            },
-        );
-        bus.publish(&[dead]).await?;
-        rep.dead_letters += 1;
-        return m.ack().await.map_err(Into::into);
-    }
-    let delay = backoff(m.delivered());
-    tracing::error!(stage = stage.name(), subject = m.subject(), tries = m.delivered(), retry_in = ?delay, "handling failed: {e:#}");
-    rep.retries += 1;
-    m.nak(delay).await?;
-    Ok(())
-}
-
-/// A stage may stop when everything before it has stopped or drained, it
-/// has nothing left itself, and it has been idle long enough.
-async fn may_exit<T: Transport>(
-    bus: &T,
-    sub: &mut T::Sub,
-    stage: Stage,
-    st: &Settings,
-    shared: &Shared,
-    idle_since: Instant,
-) -> Result<bool> {
-    let Some(limit) = st.until_idle else {
-        return Ok(false);
-    };
-    if idle_since.elapsed() < limit {
-        return Ok(false);
-    }
-    for up in STAGES.iter().copied().filter(|s| *s < stage) {
-        if shared.running[up.index()] {
-            if !shared.exited(up) {
-                return Ok(false);
-            }
-        } else if up != Stage::Ingest && bus.backlog_of(up.name()).await?.is_some_and(|n| n > 0) {
-            return Ok(false);
-        }
-    }
-    Ok(sub.backlog().await? == 0)
-}

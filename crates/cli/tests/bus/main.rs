@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use farguard_bus::{NatsBus, NatsOptions, Outgoing, Partition, Subjects, Topic, Transport};
-use farguard_store::{IncidentQuery, IncidentStore, NotifyStore, SqliteStore, Store};
+use farguard_store::{IncidentQuery, Store};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -91,17 +91,51 @@ fn seed() -> &'static Seed {
     })
 }
 
-/// A fresh SQLite database with the seed registry.
+/// A fresh database with the seed registry: a SQLite file, or a schema of
+/// its own on PostgreSQL (dropped at the end).
 struct Db {
-    dir: tempfile::TempDir,
-    path: PathBuf,
+    _dir: tempfile::TempDir,
+    /// `--db`: the SQLite file, or the PostgreSQL URL with the schema.
+    target: String,
+    /// PostgreSQL: the server URL and the schema to drop.
+    pg: Option<(String, String)>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.pg
+            && let Ok(mut c) = postgres::Client::connect(url, postgres::NoTls)
+        {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
 }
 
 impl Db {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let db = Self { dir, path };
+        let target = dir.path().join("t.db").display().to_string();
+        Self::seeded(Self {
+            _dir: dir,
+            target,
+            pg: None,
+        })
+    }
+    fn postgres(url: &str) -> Self {
+        let schema = format!("fg_bus_{}", std::process::id());
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        Self::seeded(Self {
+            _dir: tempfile::tempdir().unwrap(),
+            target: format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+            pg: Some((url.to_string(), schema)),
+        })
+    }
+    fn seeded(db: Self) -> Self {
         for (kind, file) in &seed().files {
             check(
                 db.cmd().args(["import", kind]).arg(file).output().unwrap(),
@@ -112,7 +146,7 @@ impl Db {
     }
     fn cmd(&self) -> Command {
         let mut c = bin();
-        c.arg("--db").arg(&self.path);
+        c.arg("--db").arg(&self.target);
         c
     }
     fn json(&self, args: &[&str], envs: &[(&str, &str)]) -> Value {
@@ -128,8 +162,8 @@ impl Db {
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
     }
-    fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.path).unwrap()
+    fn store(&self) -> Box<dyn Store> {
+        farguard_store::open(&self.target).unwrap()
     }
 }
 
@@ -236,15 +270,18 @@ fn reference_alerts(alerted: &[String]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("copy.db");
     for suffix in ["", "-wal", "-shm"] {
-        let mut from = r.path.clone().into_os_string();
-        from.push(suffix);
+        let from = format!("{}{suffix}", r.target);
         let mut to = path.clone().into_os_string();
         to.push(suffix);
         if Path::new(&from).exists() {
             std::fs::copy(&from, &to).unwrap();
         }
     }
-    let copy = Db { dir, path };
+    let copy = Db {
+        _dir: dir,
+        target: path.display().to_string(),
+        pg: None,
+    };
     for line in alerted {
         let incident = line.split(' ').nth(1).unwrap();
         copy.json(&["alerts", "compose", "--incident", incident], &[]);
@@ -518,6 +555,42 @@ fn workers_over_nats_leave_what_ingest_and_trigger_leave() {
         )),
         "{stderr}"
     );
+}
+
+/// Every stage in one process over NATS (ingest included), into
+/// PostgreSQL: the same levels, incidents and alerts.
+#[test]
+fn one_worker_over_nats_into_postgres_leaves_what_ingest_and_trigger_leave() {
+    let Some(url) = nats_url() else { return };
+    let Some(pg) = std::env::var("FARGUARD_TEST_PG")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but FARGUARD_TEST_PG is not set"
+        );
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP worker test on postgres: FARGUARD_TEST_PG not set"
+        );
+        return;
+    };
+    let (_, want) = reference();
+    let s = Stream::new(&url);
+    let db = Db::postgres(&pg);
+    let r = finish(
+        spawn_worker(&db, &s, &["--input", GDELT]),
+        "worker --stage all",
+    );
+    assert_eq!(r["bus"], url);
+    for st in r["stages"].as_array().unwrap() {
+        assert!(st["error"].is_null(), "{st}");
+    }
+    assert_same(&snapshot(&db), want, "one NATS worker into PostgreSQL");
+    let got = alerts(&db);
+    assert!(!got.is_empty());
+    assert_eq!(got, reference_alerts(&got));
 }
 
 #[test]
