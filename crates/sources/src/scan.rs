@@ -222,7 +222,7 @@ mod tests {
     proptest! {
         #[test]
         fn lines_and_fields_agree_with_std(text in proptest::collection::vec(
-            prop_oneof![Just(b'\n'), Just(b'\t'), Just(b'\r'), Just(0u8), any::<u8>(), b'a'..b'z'], 0..300)) {
+            prop_oneof![Just(b'\n'), Just(b'\t'), Just(b'\r'), Just(0u8), any::<u8>(), b'a'..=b'z'], 0..300)) {
             let width = 6;
             let ours = cut_all(&text, width);
             let std: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
