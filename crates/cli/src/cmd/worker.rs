@@ -184,7 +184,7 @@ enum AnyBus {
 #[derive(Debug)]
 enum Connected {
     Memory(MemoryBus),
-    Nats(NatsBus),
+    Nats(Box<NatsBus>),
 }
 
 impl AnyBus {
@@ -203,9 +203,9 @@ impl AnyBus {
     async fn connect(&self) -> Result<Connected> {
         Ok(match self {
             AnyBus::Memory(m) => Connected::Memory(m.clone()),
-            AnyBus::Nats { url, subjects } => Connected::Nats(
+            AnyBus::Nats { url, subjects } => Connected::Nats(Box::new(
                 NatsBus::connect(url, subjects.clone(), &NatsOptions::default()).await?,
-            ),
+            )),
         })
     }
 }
@@ -755,7 +755,7 @@ impl Loop<'_> {
     ) -> Result<StageReport> {
         match bus {
             Connected::Memory(b) => self.consume(b, h, ready),
-            Connected::Nats(b) => self.consume(b, h, ready),
+            Connected::Nats(b) => self.consume(b.as_ref(), h, ready),
         }
     }
 

@@ -348,9 +348,8 @@ impl Handler for Expose {
         let mut windows: HashMap<DateTime<Utc>, Vec<Event>> = HashMap::new();
         let mut out = Vec::new();
         for r in batch {
-            if !windows.contains_key(&r.at) {
-                let w = store.events_between(r.at - Duration::days(g.window_days), r.at)?;
-                windows.insert(r.at, w);
+            if let std::collections::hash_map::Entry::Vacant(slot) = windows.entry(r.at) {
+                slot.insert(store.events_between(r.at - Duration::days(g.window_days), r.at)?);
             }
             let events: Vec<Event> = windows
                 .get(&r.at)
