@@ -995,12 +995,27 @@ impl Tx for crate::unit::SqliteTx<'_> {
         at: DateTime<Utc>,
         rows: &[Outgoing],
     ) -> Result<u64> {
-        static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let full = FULL.get_or_init(|| sqlite_rows_sql(SQLITE_ROWS));
+        // One statement per power-of-two size up to SQLITE_ROWS, prepared
+        // once each: a batch goes as full statements, then its tail as
+        // at most six smaller ones.
+        static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            (0..=SQLITE_ROWS.trailing_zeros())
+                .map(|b| sqlite_rows_sql(1 << b))
+                .collect()
+        });
         let at = micros(at).timestamp_micros();
         let mut written = 0u64;
         let mut p: Vec<rusqlite::types::ToSqlOutput<'_>> = Vec::with_capacity(SQLITE_ROWS * 13);
-        for chunk in rows.chunks(SQLITE_ROWS) {
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let size = if rest.len() >= SQLITE_ROWS {
+                SQLITE_ROWS
+            } else {
+                1 << rest.len().ilog2()
+            };
+            let (chunk, later) = rest.split_at(size);
+            rest = later;
             p.clear();
             for r in chunk {
                 use rusqlite::types::{ToSqlOutput as O, ValueRef as V};
@@ -1027,13 +1042,9 @@ impl Tx for crate::unit::SqliteTx<'_> {
                     O::Borrowed(V::Integer(at)),
                 ]);
             }
-            let n = if chunk.len() == SQLITE_ROWS {
-                self.prepare_cached(full)?
-                    .execute(rusqlite::params_from_iter(p.iter()))?
-            } else {
-                self.prepare(&sqlite_rows_sql(chunk.len()))?
-                    .execute(rusqlite::params_from_iter(p.iter()))?
-            };
+            let n = self
+                .prepare_cached(&sql[size.trailing_zeros() as usize])?
+                .execute(rusqlite::params_from_iter(p.iter()))?;
             written += n as u64;
         }
         Ok(written)
