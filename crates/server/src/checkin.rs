@@ -93,11 +93,11 @@ async fn title_of(state: &AppState, scope: &str) -> ApiResult<Option<String>> {
 }
 
 async fn find(state: &AppState, token: &str) -> ApiResult<Found> {
-    let hash = Credential::Link(token).hash();
+    let token = token.to_string();
     let found = state
         .pool
         .run(move |s| {
-            let Some(t) = s.checkin_token(&hash)? else {
+            let Some(t) = lookup(s, &token)? else {
                 return Ok(None);
             };
             let Some(st) = s.checkin_state(&t.scope, &t.recipient)? else {
@@ -109,6 +109,20 @@ async fn find(state: &AppState, token: &str) -> ApiResult<Found> {
     let (t, st) = found.ok_or_else(forged)?;
     let title = title_of(state, &t.scope).await?;
     Ok((t, st, title))
+}
+
+/// The credential behind a link token: derived for an outbox row (checked
+/// by recomputation with its alert's secret) or stored by hash (older links).
+fn lookup<S: farguard_store::NotifyStore + ?Sized>(
+    s: &mut S,
+    token: &str,
+) -> farguard_store::Result<Option<CheckinToken>> {
+    farguard_notify::checkin::resolve(
+        s,
+        Credential::Link(token),
+        |s, row| s.checkin_issuer(row),
+        |s, h| s.checkin_token(h),
+    )
 }
 
 fn out(t: &CheckinToken, s: &CheckinState, title: Option<String>) -> CheckinOut {
@@ -153,7 +167,7 @@ pub async fn answer_checkin(
         "need_help" => CheckinStatus::NeedHelp,
         _ => return Err(ApiError::field("/status", "status is safe or need_help")),
     };
-    let hash = Credential::Link(&token).hash();
+    let presented = token.clone();
     let now = Utc::now();
     let answer = Answer {
         status,
@@ -167,7 +181,7 @@ pub async fn answer_checkin(
     let (t, st) = state
         .writer
         .run(move |s| {
-            let t = s.checkin_token(&hash)?.ok_or_else(forged)?;
+            let t = lookup(s, &presented)?.ok_or_else(forged)?;
             let current = s
                 .checkin_state(&t.scope, &t.recipient)?
                 .ok_or_else(forged)?;
