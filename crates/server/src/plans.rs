@@ -35,9 +35,12 @@ pub struct PlanSummary {
     pub lead_agency: String,
     /// `auto` or `manual`.
     pub activation: String,
-    pub roles: usize,
-    pub steps: usize,
-    pub goals: usize,
+    /// Roles in the task force.
+    pub role_count: usize,
+    /// Steps of the plan.
+    pub step_count: usize,
+    /// Goals it is scored against.
+    pub goal_count: usize,
     /// The file it was loaded from.
     pub file: String,
     pub marking: Marking,
@@ -62,9 +65,9 @@ fn summary(p: &Plan) -> PlanSummary {
             Activation::Manual => "manual",
         }
         .into(),
-        roles: p.task_force.len(),
-        steps: p.steps.len(),
-        goals: p.goals.len(),
+        role_count: p.task_force.len(),
+        step_count: p.steps.len(),
+        goal_count: p.goals.len(),
         file: p.file.clone(),
         marking: PLAN,
     }

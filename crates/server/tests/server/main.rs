@@ -13,4 +13,5 @@ mod browser;
 mod fixture;
 mod live;
 mod matrix;
+mod respond;
 mod socket;
