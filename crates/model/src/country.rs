@@ -2,7 +2,9 @@
 //! table shipped in `data/lookups/countries.tsv` (compiled in).
 
 use crate::ModelError;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::OnceLock;
 
 const TABLE: &str = include_str!("../../../data/lookups/countries.tsv");
 
@@ -29,6 +31,25 @@ fn rows() -> impl Iterator<Item = CountryInfo> {
     })
 }
 
+/// The rows by alpha-2 and by alpha-3 code (the first row holding a code
+/// wins, as a scan in table order would find it), built once: parsing a
+/// code is a hash lookup, not a scan of the table.
+fn by_code() -> &'static HashMap<&'static str, CountryInfo> {
+    static INDEX: OnceLock<HashMap<&'static str, CountryInfo>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut m = HashMap::new();
+        for r in rows() {
+            if r.iso2.len() == 2 {
+                m.entry(r.iso2).or_insert(r);
+            }
+            if r.iso3.len() == 3 {
+                m.entry(r.iso3).or_insert(r);
+            }
+        }
+        m
+    })
+}
+
 /// All known countries, in ISO order.
 pub fn all() -> impl Iterator<Item = CountryInfo> {
     rows()
@@ -43,8 +64,7 @@ impl CountryCode {
     pub fn parse(s: &str) -> Result<Self, ModelError> {
         let t = s.trim().to_ascii_uppercase();
         let found = match t.len() {
-            2 => rows().find(|r| r.iso2 == t),
-            3 => rows().find(|r| r.iso3 == t),
+            2 | 3 => by_code().get(t.as_str()).copied(),
             _ => None,
         };
         match found {
