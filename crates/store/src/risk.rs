@@ -89,7 +89,9 @@ pub struct RiskWrite {
 pub trait RiskFolder {
     /// The rules in words; stored rows built under other rules are rebuilt.
     fn spec(&self) -> String;
-    /// The cells and report keys these events count in.
+    /// The cells and report keys these events count in. Events handed to
+    /// a folder carry every field but the source record (`raw`) and the
+    /// actors, which are empty.
     fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch>;
     /// Folds the events into the stored rows of the cells they touch (days
     /// and votes not stored yet are absent) and returns the rows to write,
@@ -226,10 +228,22 @@ const EVENTS_WITH_ID: Table = Table {
     read_extra: &["id"],
 };
 
+/// The events after a watermark, in id order, with what a fold reads: every
+/// event column but the source record (`raw`, about a kilobyte a row) and
+/// the actors, which aggregation never reads; they come back empty.
 fn events_after_sql(param: fn(usize) -> String) -> String {
+    let cols: Vec<&str> = EVENTS_WITH_ID
+        .cols
+        .iter()
+        .map(|c| match *c {
+            "raw" => "'' AS raw",
+            "actors" => "'[]' AS actors",
+            c => c,
+        })
+        .collect();
     format!(
-        "{} WHERE id > {} ORDER BY id LIMIT {}",
-        EVENTS_WITH_ID.select(),
+        "SELECT {}, id FROM events WHERE id > {} ORDER BY id LIMIT {}",
+        cols.join(", "),
         param(1),
         param(2)
     )
