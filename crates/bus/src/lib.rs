@@ -112,3 +112,11 @@ pub trait Received {
     /// Not done: deliver again after `delay`.
     fn nak(self, delay: Duration) -> impl Future<Output = Result<()>>;
 }
+
+/// Acknowledges a batch, the acks in flight together (on JetStream each
+/// is confirmed by the server; one after another they would cost a round
+/// trip each).
+pub async fn ack_all<M: Received>(msgs: Vec<M>) -> Result<()> {
+    futures_util::future::try_join_all(msgs.into_iter().map(Received::ack)).await?;
+    Ok(())
+}

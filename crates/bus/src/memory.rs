@@ -41,9 +41,27 @@ struct Inner {
 #[derive(Debug, Default)]
 struct State {
     consumers: HashMap<String, Consumer>,
+    /// Message ids inside the duplicate window, and the same in publish
+    /// order (to forget them when they leave it).
     seen: HashMap<String, Instant>,
+    seen_order: VecDeque<(Instant, String)>,
     seq: u64,
     unrouted: u64,
+}
+
+impl State {
+    fn forget_before(&mut self, cutoff: Instant) {
+        while let Some((t, _)) = self.seen_order.front() {
+            if *t >= cutoff {
+                break;
+            }
+            if let Some((t, id)) = self.seen_order.pop_front()
+                && self.seen.get(&id) == Some(&t)
+            {
+                self.seen.remove(&id);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -146,15 +164,10 @@ impl Transport for MemoryBus {
                 {
                     let mut st = self.inner.lock();
                     let now = Instant::now();
-                    let window = self.inner.dedup_window;
-                    if st.seen.len() > 4 * self.inner.capacity {
-                        st.seen.retain(|_, t| now.duration_since(*t) < window);
+                    if let Some(cutoff) = now.checked_sub(self.inner.dedup_window) {
+                        st.forget_before(cutoff);
                     }
-                    if st
-                        .seen
-                        .get(&m.msg_id)
-                        .is_some_and(|t| now.duration_since(*t) < window)
-                    {
+                    if st.seen.contains_key(&m.msg_id) {
                         out.duplicates += 1;
                         break;
                     }
@@ -188,6 +201,7 @@ impl Transport for MemoryBus {
                             }
                         }
                         st.seen.insert(m.msg_id.clone(), now);
+                        st.seen_order.push_back((now, m.msg_id.clone()));
                         out.stored += 1;
                         drop(st);
                         self.inner.changed.notify_waiters();
@@ -344,9 +358,11 @@ impl Received for MemoryMessage {
         {
             let mut st = self.inner.lock();
             if let Some(c) = st.consumers.get_mut(&self.consumer) {
-                // Acks the sequence, whichever delivery it came from.
-                c.inflight.remove(&self.seq);
-                c.ready.retain(|e| e.seq != self.seq);
+                // Acks the sequence, whichever delivery it came from (a
+                // late ack of one already queued again removes it there).
+                if c.inflight.remove(&self.seq).is_none() {
+                    c.ready.retain(|e| e.seq != self.seq);
+                }
             }
         }
         self.inner.changed.notify_waiters();

@@ -839,9 +839,7 @@ impl Loop<'_> {
                 // Kept on the bus (`<prefix>.dead.<stage>`) before the ack.
                 let p = rt.block_on(bus.publish(&dead))?;
                 rep.dead_letters += p.stored + p.duplicates;
-                for m in dead_msgs {
-                    rt.block_on(m.ack())?;
-                }
+                rt.block_on(farguard_bus::ack_all(dead_msgs))?;
             }
             if !good.is_empty() {
                 match h.handle(&good) {
@@ -925,9 +923,7 @@ impl Loop<'_> {
             );
             std::process::exit(CRASH_EXIT);
         }
-        for m in msgs {
-            rt.block_on(m.ack())?;
-        }
+        rt.block_on(farguard_bus::ack_all(msgs))?;
         Ok(())
     }
 
