@@ -40,7 +40,7 @@ pub use pg::PgStore;
 pub use risk::{FoldOutcome, RiskDay, RiskFolder, RiskStore, RiskTouch, RiskVote, RiskWrite};
 pub use sqlite::SqliteStore;
 pub use stamps::{ChangeStamps, StampStore};
-pub use unit::{UnitStore, atomically, in_savepoint};
+pub use unit::{UnitStore, atomically, in_savepoint, snapshot};
 pub use users::{TokenRow, UserRow, UserStore};
 
 use chrono::{DateTime, Utc};

@@ -30,6 +30,11 @@ pub trait UnitStore {
     /// Begins a unit: every write until [`UnitStore::commit_unit`] or
     /// [`UnitStore::rollback_unit`] joins one transaction.
     fn begin_unit(&mut self) -> Result<()>;
+    /// Begins a read-only unit: every call until [`UnitStore::commit_unit`]
+    /// reads one snapshot, and no call takes the write lock (on SQLite a
+    /// method whose own transaction would begin `IMMEDIATE` only sets a
+    /// savepoint), so readers never queue behind the writer.
+    fn begin_snapshot(&mut self) -> Result<()>;
     /// Makes everything written in the unit durable at once.
     fn commit_unit(&mut self) -> Result<()>;
     /// Discards everything written in the unit.
@@ -66,6 +71,22 @@ where
             Err(e)
         }
     }
+}
+
+/// Runs `f` as a read-only unit ([`UnitStore::begin_snapshot`]): one
+/// snapshot, no write lock. The unit ends rolled back, so nothing written
+/// in it is ever kept (PostgreSQL refuses the write outright).
+pub fn snapshot<S, T, E>(store: &mut S, f: impl FnOnce(&mut S) -> Result<T, E>) -> Result<T, E>
+where
+    S: UnitStore + ?Sized,
+    E: From<StoreError>,
+{
+    store.begin_snapshot()?;
+    let r = f(store);
+    let ended = store.rollback_unit();
+    let v = r?;
+    ended?;
+    Ok(v)
 }
 
 /// Runs `f` inside a savepoint of the current unit: on an error only what
@@ -135,6 +156,13 @@ impl UnitStore for SqliteStore {
             return Err(nested_unit());
         }
         Ok(self.conn.execute_batch("BEGIN IMMEDIATE")?)
+    }
+    fn begin_snapshot(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            return Err(nested_unit());
+        }
+        // Deferred: WAL readers take no lock and see the last commit.
+        Ok(self.conn.execute_batch("BEGIN")?)
     }
     fn commit_unit(&mut self) -> Result<()> {
         Ok(self.conn.execute_batch("COMMIT")?)
@@ -272,6 +300,15 @@ impl UnitStore for PgStore {
             return Err(nested_unit());
         }
         self.client.batch_execute("BEGIN")?;
+        self.unit = true;
+        Ok(())
+    }
+    fn begin_snapshot(&mut self) -> Result<()> {
+        if self.unit {
+            return Err(nested_unit());
+        }
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
         self.unit = true;
         Ok(())
     }

@@ -12,7 +12,8 @@ use farguard_model::{
     AlertRecord, CapStatus, CheckinState, CheckinStatus, CheckinToken, Level, MsgType,
 };
 use farguard_store::{
-    AuditRecord, Store, StoreError, TokenRow, UserRow, atomically, in_savepoint, verify_audit,
+    AuditRecord, Store, StoreError, TokenRow, UserRow, atomically, in_savepoint, snapshot,
+    verify_audit,
 };
 
 /// One `#[test]` per engine per check.
@@ -39,6 +40,7 @@ unit_checks!(
     engine: [
         unit_keeps_nothing_when_the_database_refuses_the_audit_insert,
         units_do_not_nest_and_a_closed_unit_leaves_the_connection_usable,
+        a_snapshot_reads_while_a_unit_holds_the_write_lock_and_keeps_no_write,
     ],
 );
 
@@ -286,4 +288,37 @@ pub fn units_do_not_nest_and_a_closed_unit_leaves_the_connection_usable(e: &dyn 
     // And the first connection is out of the unit: calls commit on their own.
     store.upsert_sites(&fixtures::sites()[1..2]).unwrap();
     assert_eq!(site_ids(other.as_mut()).len(), 2);
+}
+
+/// Readers in a snapshot never queue behind the writer: even the methods
+/// whose own transaction would take the write lock (the notify reads) only
+/// set a savepoint. A write attempted in a snapshot is never kept.
+pub fn a_snapshot_reads_while_a_unit_holds_the_write_lock_and_keeps_no_write(e: &dyn Engine) {
+    let mut writer = e.open();
+    let mut reader = e.open();
+    writer.upsert_sites(&fixtures::sites()[..1]).unwrap();
+    writer.begin_unit().unwrap();
+    writer.upsert_sites(&fixtures::sites()[1..2]).unwrap();
+    let t0 = std::time::Instant::now();
+    let (n, tok, states) = snapshot(reader.as_mut(), |s| {
+        let n = s.sites()?.len();
+        let tok = s.checkin_token(&[7; 32])?;
+        let states = s.checkin_states("incident:none")?;
+        Ok::<_, StoreError>((n, tok, states))
+    })
+    .unwrap();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(2),
+        "the snapshot did not wait for the write lock: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(n, 1, "the snapshot sees the last commit, not the open unit");
+    assert!(tok.is_none() && states.is_empty());
+    writer.commit_unit().unwrap();
+    let r = snapshot(reader.as_mut(), |s| {
+        s.upsert_sites(&fixtures::sites()[2..3])?;
+        Ok::<_, StoreError>(())
+    });
+    drop(r); // refused (PostgreSQL) or rolled back (SQLite): either way not kept
+    assert_eq!(site_ids(reader.as_mut()).len(), 2);
 }
