@@ -167,7 +167,13 @@ pub async fn answer_checkin(
         "need_help" => CheckinStatus::NeedHelp,
         _ => return Err(ApiError::field("/status", "status is safe or need_help")),
     };
-    let presented = token.clone();
+    // The credential does not change once issued: resolve it on a reading
+    // connection, so a forged link never reaches the writer.
+    let t = state
+        .pool
+        .run(move |s| lookup(s, &token))
+        .await?
+        .ok_or_else(forged)?;
     let now = Utc::now();
     let answer = Answer {
         status,
@@ -175,13 +181,13 @@ pub async fn answer_checkin(
         location: a.location.map(|[lat, lon]| (lat, lon)),
         at: now,
     };
-    // Read, decide and record in the writer's transaction: two answers for
-    // the same person are decided one after the other, never on the same
-    // stale state, and the answer and its audit entry commit together.
+    // Read the state, decide and record in the writer's transaction: two
+    // answers for the same person are decided one after the other, never on
+    // the same stale state, and the answer and its audit entry commit
+    // together.
     let (t, st) = state
         .writer
         .run(move |s| {
-            let t = lookup(s, &presented)?.ok_or_else(forged)?;
             let current = s
                 .checkin_state(&t.scope, &t.recipient)?
                 .ok_or_else(forged)?;

@@ -57,7 +57,7 @@ impl Default for Config {
     }
 }
 
-/// Store connections; each call takes a free one on a blocking thread.
+/// Store connections for reads; each call takes a free one on a blocking thread.
 pub struct Pool {
     conns: Vec<Mutex<Box<dyn Store>>>,
     next: AtomicUsize,
@@ -99,14 +99,17 @@ impl Pool {
         Ok(f(c.as_mut()))
     }
 
-    /// Runs `f` on a store connection off the async threads.
+    /// Runs the reads `f` on a store connection off the async threads, in
+    /// one read-only snapshot: they see one state of the store and never
+    /// wait for the writer's lock (nothing written here would be kept).
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        match tokio::task::spawn_blocking(move || pool.with(f)).await {
+        let read = move || pool.with(|s| farguard_store::snapshot(s, |s| f(&mut *s)));
+        match tokio::task::spawn_blocking(read).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(e.into()),
             Ok(Err(e)) => Err(e),
