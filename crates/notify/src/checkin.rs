@@ -172,9 +172,7 @@ pub fn verify(cred: Credential<'_>, issuer: &CheckinIssuer) -> Option<CheckinTok
             (same(t.trim().as_bytes(), want.as_bytes()), "link")
         }
         Credential::Code(c) => {
-            let Some((row, tag)) = code_parts(c) else {
-                return None;
-            };
+            let (row, tag) = code_parts(c)?;
             let m = secret.mac(b"code", issuer.row, &issuer.recipient);
             let want = u64::from_be_bytes([0, 0, 0, m[0], m[1], m[2], m[3], m[4]]);
             (
@@ -364,7 +362,7 @@ pub fn parse_sms(text: &str) -> Option<(CheckinStatus, String, Option<String>)> 
         let is_group = !more.is_empty()
             && more.len().is_multiple_of(5)
             && more.bytes().all(|b| crockford_value(b).is_some());
-        if have % 5 == 0 && have < CODE_CHARS && have + more.len() <= CODE_CHARS && is_group {
+        if have.is_multiple_of(5) && have < CODE_CHARS && have + more.len() <= CODE_CHARS && is_group {
             code.push_str(next);
             words = tail;
         } else {
