@@ -544,9 +544,12 @@ mod tests {
     }
 
     /// An in-memory outbox shared by runners, with the store's lease rules.
+    /// A queued row and its lease (runner, until), if one is held.
+    type LeasedRow = (Queued, Option<(u32, DateTime<Utc>)>);
+
     #[derive(Debug, Default)]
     struct Mem {
-        rows: Vec<(Queued, Option<(u32, DateTime<Utc>)>)>,
+        rows: Vec<LeasedRow>,
         sent: Vec<(i64, u32)>,
         stolen: Vec<(i64, u32)>,
     }
