@@ -12,7 +12,8 @@
 #             one assessment with its explanation, incidents, people, me
 #   checkin   POST /api/v1/checkin/{token}, alternating safe / need_help over
 #             200 recipients, so every request is a decided, stored and
-#             audited write (group-committed by the server's one writer)
+#             audited write (group-committed by the server's one writer);
+#             at RATE and (checkin/2) at half of it
 #
 # Two ways, both reported:
 #   fixed rate  `examples/load.rs`, open loop at RATE req/s (default 2000):
@@ -83,6 +84,7 @@ for r in $(seq 1 "$ROUNDS"); do
   "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --path /healthz --name baseline | tee -a "$WORK/fixed.txt"
   "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --header "Authorization: Bearer $TOKEN" --script "$WORK/reads.txt" --name reads | tee -a "$WORK/fixed.txt"
   "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --script "$WORK/checkin.txt" --name checkin | tee -a "$WORK/fixed.txt"
+  "$LOAD" --url "$URL" --rate "$((RATE / 2))" --seconds "$DURATION" --conns 64 --script "$WORK/checkin.txt" --name checkin/2 | tee -a "$WORK/fixed.txt"
 done
 echo "== fixed rate summary: median over $ROUNDS rounds at $RATE req/s (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 cat > "$WORK/median.py" <<'PY'
@@ -96,7 +98,7 @@ print("%-9s rate %7.0f/s  p50 %6.2f ms  p99 %6.2f ms  (p99 per round: %s)  non-2
     rows[0][0], statistics.median(col("rate")), statistics.median(col("p50")),
     statistics.median(col("p99")), each, bad))
 PY
-for n in baseline reads checkin; do
+for n in baseline reads checkin checkin/2; do
   grep "^$n " "$WORK/fixed.txt" | python3 "$WORK/median.py"
 done
 
