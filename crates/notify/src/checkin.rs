@@ -362,7 +362,11 @@ pub fn parse_sms(text: &str) -> Option<(CheckinStatus, String, Option<String>)> 
         let is_group = !more.is_empty()
             && more.len().is_multiple_of(5)
             && more.bytes().all(|b| crockford_value(b).is_some());
-        if have.is_multiple_of(5) && have < CODE_CHARS && have + more.len() <= CODE_CHARS && is_group {
+        if have.is_multiple_of(5)
+            && have < CODE_CHARS
+            && have + more.len() <= CODE_CHARS
+            && is_group
+        {
             code.push_str(next);
             words = tail;
         } else {
