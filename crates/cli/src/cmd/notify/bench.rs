@@ -367,7 +367,7 @@ fn population(n: usize, around: DateTime<Utc>) -> Result<(People, u64)> {
                 let k = p.id.len();
                 p.id.push(id);
                 p.name.push(name);
-                p.english.push(k % 3 == 0);
+                p.english.push(k.is_multiple_of(3));
                 p.country.push(country);
                 p.at.push(at);
             }
@@ -556,8 +556,7 @@ fn latency_run(
             Ok(())
         });
         // The writer: whatever has arrived, in one transaction.
-        loop {
-            let Ok(first) = job_rx.recv() else { break };
+        while let Ok(first) = job_rx.recv() {
             let mut batch = vec![first];
             let mut rows = 0;
             while rows < QUEUE_CHUNK {
