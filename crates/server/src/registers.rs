@@ -369,7 +369,7 @@ pub async fn put_site(
     )
     .await?;
     let out = site_out(&site);
-    state.registry_mut().upsert_site(site);
+    state.sites_written([site]);
     state.changed();
     Ok((
         if old.is_some() {
@@ -556,12 +556,7 @@ pub async fn import_sites(
             Ok(c)
         })
         .await?;
-    {
-        let mut reg = state.registry_mut();
-        for (_, s) in accepted {
-            reg.upsert_site(s);
-        }
-    }
+    state.sites_written(accepted.into_iter().map(|(_, s)| s));
     state.changed();
     Ok(Json(ImportOut {
         read: imp.read(),

@@ -285,6 +285,10 @@ pub struct Inner {
     pub generation: AtomicU64,
     /// The store's change stamps last seen by [`AppState::refresh`].
     pub stamps: Mutex<Option<farguard_store::ChangeStamps>>,
+    /// Sites written here, numbered, until a reload has seen them: a reload
+    /// that began before one committed replays it, so a write is never
+    /// undone in memory by a reload that raced it.
+    pub own_sites: Mutex<(u64, Vec<(u64, farguard_model::Site)>)>,
     /// Recently verified tokens by hash (2 s), so a burst of requests does not
     /// look the same token up again and again. Logout evicts at once.
     pub auth_cache: Mutex<HashMap<String, (std::time::Instant, crate::auth::Principal)>>,
@@ -347,6 +351,7 @@ impl AppState {
             numeric: iso_numeric(),
             generation: AtomicU64::new(1),
             stamps: Mutex::new(Some(stamps)),
+            own_sites: Mutex::new((0, Vec::new())),
             started: std::time::Instant::now(),
             addr: Mutex::new(None),
         })))
@@ -355,6 +360,26 @@ impl AppState {
     /// The data generation cached answers are keyed on.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Puts sites written here (committed) into the in-memory registry.
+    pub fn sites_written(&self, sites: impl IntoIterator<Item = farguard_model::Site>) {
+        let mut reg = self.registry_mut();
+        let mut own = match self.own_sites.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for s in sites {
+            let n = own.0;
+            own.0 += 1;
+            own.1.push((n, s.clone()));
+            reg.upsert_site(s);
+        }
+        // Bounded: a reload that began before the oldest of these has long finished.
+        if own.1.len() > 10_000 {
+            let cut = own.1.len() - 10_000;
+            own.1.drain(..cut);
+        }
     }
 
     /// Marks cached answers stale after a change made here.
@@ -374,8 +399,17 @@ impl AppState {
             return Ok(false);
         }
         if before.is_none_or(|b| b.registry != now.registry) {
-            let fresh = self.pool.run(Registry::load).await?;
-            *self.registry_mut() = fresh;
+            let start = self.own_sites.lock().map_or(0, |g| g.0);
+            let mut fresh = self.pool.run(Registry::load).await?;
+            let mut reg = self.registry_mut();
+            if let Ok(mut own) = self.own_sites.lock() {
+                for (_, s) in own.1.iter().filter(|(n, _)| *n >= start) {
+                    fresh.upsert_site(s.clone());
+                }
+                own.1.retain(|(n, _)| *n >= start);
+            }
+            *reg = fresh;
+            drop(reg);
             tracing::info!(
                 stamp = now.registry,
                 "registry changed in the store: reloaded"

@@ -315,3 +315,41 @@ async fn concurrent_writes_commit_in_groups_each_audited_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_racing_a_write_never_undoes_it_in_memory() {
+    let fx = std::sync::Arc::new(Fixture::new(fixture::engines().remove(0)));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Someone else keeps changing the registry; the server keeps reloading it.
+    let reloader = {
+        let fx = std::sync::Arc::clone(&fx);
+        let done = std::sync::Arc::clone(&done);
+        tokio::spawn(async move {
+            let csv = "id,org,name,kind,lat,lon,country\nOTHER-1,acme,Other,camp,-0.30,36.07,KE\n";
+            let imp = farguard_registry::sites::read_csv("o.csv", csv.as_bytes()).unwrap();
+            let mut site = imp.rows[0].1.clone();
+            let mut i = 0u32;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                site.headcount = i;
+                let s = site.clone();
+                tokio::task::block_in_place(|| fx.db.open().upsert_sites(&[s]).unwrap());
+                fx.state.refresh().await.unwrap();
+            }
+            i
+        })
+    };
+    for i in 0..100 {
+        let body = format!(
+            r#"{{"org":"acme","name":"Raced {i}","kind":"camp","lat":-1.2,"lon":36.8,"country":"KE"}}"#
+        );
+        let path = format!("/api/v1/sites/RACE-{i}");
+        let (s, v) = fx.json("PUT", Role::EnterpriseAdmin, &path, &body).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let (s, v) = fx.get(Role::EnterpriseAdmin, &path).await;
+        assert_eq!(s, StatusCode::OK, "a site just written is there: {v}");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reloads = reloader.await.unwrap();
+    assert!(reloads > 1, "the registry was reloaded while writing");
+}
