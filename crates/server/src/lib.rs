@@ -13,11 +13,18 @@
 //! token or session cookie, looked up by SHA-256) and ask two questions: may
 //! this role use the route ([`auth::allows`]), and may this caller see each
 //! record ([`auth::Principal::may_see`], by TLP marking × organisation ×
-//! country × own record). Every write goes through [`access::audited`] and
-//! lands in the hash-chained audit log with the record before and after.
-//! The store is synchronous: calls run on blocking threads over a small
-//! connection pool; the registry is held in memory and kept in step with
-//! the writes made here.
+//! country × own record). Every write goes through [`access::audited`] (or
+//! a writer job that appends its own entry) and lands in the hash-chained
+//! audit log with the record before and after, in the same transaction.
+//!
+//! The store is synchronous. Reads run on blocking threads over a small
+//! pool of connections, each call in a read-only snapshot (readers never
+//! wait for the write lock). Writes run on one thread, [`writer`], which
+//! groups the jobs waiting into one transaction (group commit) and answers
+//! each only after the commit. The registry, the levels and the open
+//! incidents are held in memory; [`AppState::watch`] polls the store's
+//! change stamps and reloads what someone else changed, and every answer
+//! built from them is cached per caller scope until the data change.
 //!
 //! Adding a route: write the handler with `#[utoipa::path]`, add one
 //! `.routes(routes!(…))` line in [`router`], one row per role in the matrix
