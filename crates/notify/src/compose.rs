@@ -423,15 +423,31 @@ fn address(
     Ok(())
 }
 
-fn mission_for(r: &Recipient, lang: Lang, missions: &[Mission]) -> String {
-    match &r.mission {
-        Some(m) => m.clone(),
-        None => mission_line(
-            lang,
-            nearest_mission(missions, r.country, r.location),
-            r.country,
-        ),
+/// The nearest-mission lines of one composition, by what they depend on
+/// (language, mission, whole kilometres, country): most recipients of an
+/// alert share a handful, so each is formatted once.
+type MissionLines<'a> =
+    std::collections::HashMap<(Lang, Option<&'a str>, Option<i64>, Option<CountryCode>), String>;
+
+fn mission_for<'a>(
+    r: &Recipient,
+    lang: Lang,
+    missions: &'a [Mission],
+    memo: &mut MissionLines<'a>,
+) -> String {
+    if let Some(m) = &r.mission {
+        return m.clone();
     }
+    let nearest = nearest_mission(missions, r.country, r.location);
+    let key = (
+        lang,
+        nearest.map(|(m, _)| m.id.as_str()),
+        nearest.and_then(|(_, km)| km).map(|k| k.round() as i64),
+        r.country,
+    );
+    memo.entry(key)
+        .or_insert_with(|| mission_line(lang, nearest, r.country))
+        .clone()
 }
 
 fn level_text(lang: Lang, level: Level, short: bool) -> String {
@@ -521,11 +537,12 @@ pub fn compose(
         out: Vec::new(),
     };
     let mut rows = Vec::with_capacity(recipients.len());
+    let mut memo = MissionLines::new();
     for r in recipients {
         let lang = Lang::for_person(&r.language);
         let vars = RecipientVars {
             name: r.name.clone(),
-            mission: mission_for(r, lang, missions),
+            mission: mission_for(r, lang, missions, &mut memo),
             why: r.reason.clone(),
         };
         address(r, lang, vars, "", opts, &mut texts, &mut rows)?;
@@ -593,11 +610,12 @@ pub fn reminders(
     };
     let mut rows = Vec::new();
     let suffix = format!("/reminder-{round}");
+    let mut memo = MissionLines::new();
     for p in people {
         let lang = Lang::for_person(&p.language);
         let vars = RecipientVars {
             name: p.name.clone(),
-            mission: mission_for(p, lang, missions),
+            mission: mission_for(p, lang, missions, &mut memo),
             why: p.reason.clone(),
         };
         let person = Recipient {

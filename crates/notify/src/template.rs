@@ -35,8 +35,9 @@ impl Lang {
     /// English, the common second language of the missions (a decision: a
     /// third template set can be added in `notify.toml` later).
     pub fn for_person(language: &str) -> Lang {
-        let l = language.trim().to_ascii_lowercase();
-        if l.starts_with("zh") || l == "chinese" || l == "中文" {
+        let l = language.trim();
+        let zh = l.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("zh"));
+        if zh || l.eq_ignore_ascii_case("chinese") || l == "中文" {
             Lang::Zh
         } else {
             Lang::En

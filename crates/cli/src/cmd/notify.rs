@@ -121,6 +121,9 @@ pub struct BenchArgs {
     /// Working directory for the benchmark databases (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Composer threads in the latency pipeline (one writer always).
+    #[arg(long, default_value_t = 1)]
+    pub composers: usize,
     /// Runs of each benchmark (figures are medians).
     #[arg(long, default_value_t = 3)]
     pub runs: usize,

@@ -419,6 +419,11 @@ fn events(g: &farguard_grade::Guideline) -> Result<Vec<Ev>> {
     )
 }
 
+/// Rows the latency writer puts in one transaction (at least one alert):
+/// small enough that the first alerts of a burst commit without waiting
+/// for the whole burst, large enough to amortise each commit.
+const COMMIT_ROWS: usize = 8_192;
+
 /// What the composer hands the writer.
 enum Job {
     /// The alert, when its event was handed over, when it was composed.
@@ -457,8 +462,8 @@ fn level_of(s: Severity) -> Level {
     }
 }
 
-/// One latency run: a producer hands events over on schedule, a composer
-/// finds and addresses the exposed people, this thread writes whatever has
+/// One latency run: a producer hands events over on schedule, composers
+/// find and address the exposed people, this thread writes whatever has
 /// arrived in one transaction (group commit) and times each event from
 /// its hand-over to its commit.
 #[allow(clippy::too_many_arguments)]
@@ -470,6 +475,7 @@ fn latency_run(
     evs: &[Ev],
     n_events: usize,
     rate: f64,
+    composers: usize,
     run: usize,
 ) -> Result<LatencyRun> {
     remove_db(path);
@@ -492,6 +498,62 @@ fn latency_run(
     let mut lat = Vec::with_capacity(n_events);
     let (mut commit_ms, mut to_compose) = (vec![], vec![]);
     let (mut alerts, mut nobody, mut messages, mut largest) = (0, 0, 0u64, 0);
+    // The composers: exposure in the grid, then one alert in slim rows.
+    let ev_rx = std::sync::Mutex::new(ev_rx);
+    let compose_events = |job_tx: mpsc::SyncSender<Job>| -> Result<()> {
+        loop {
+            let next = ev_rx
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a composer panicked"))?
+                .recv();
+            let Ok((k, handed)) = next else {
+                return Ok(());
+            };
+            let e = &evs[k % evs.len()];
+            let mut rs = Vec::new();
+            grid.within(e.at, e.radius_m, |i, d| {
+                let i = i as usize;
+                rs.push(Recipient {
+                    id: people.id[i].clone(),
+                    name: people.name[i].clone(),
+                    kind: RecipientKind::Person,
+                    language: if people.english[i] { "en" } else { "zh" }.into(),
+                    contacts: vec![Contact {
+                        channel: ChannelKind::Email,
+                        address: format!("p{i}@bench.example"),
+                    }],
+                    location: Some(people.at[i]),
+                    country: Some(people.country[i]),
+                    reason: format!("{:.1} km from event {}", d / 1000.0, e.id),
+                    mission: None,
+                });
+            });
+            if rs.is_empty() {
+                job_tx.send(Job::Nobody).context("the writer stopped")?;
+                continue;
+            }
+            let input = input(
+                cfg,
+                format!("event:{}#{run}.{k}", e.id),
+                None,
+                Some(e.id.clone()),
+                Utc::now(),
+                CapStatus::Test,
+                e.category,
+                level_of(e.severity),
+                true,
+                format!("{}: {}", e.subtype.label_en(), e.title),
+                format!("{}：{}", e.subtype.label_zh(), e.title),
+                &[],
+                bench_area(e.at, e.radius_m / 1000.0, &e.title),
+                format!("GDELT event {} (benchmark replay)", e.id),
+            );
+            let c = compose::compose(&input, &rs, &[], &cfg.templates, &opts)?;
+            job_tx
+                .send(Job::Alert(Box::new(c), handed, Instant::now()))
+                .context("the writer stopped")?;
+        }
+    };
     std::thread::scope(|sc| -> Result<()> {
         // The source: hands each event over at its time.
         sc.spawn(move || {
@@ -506,65 +568,26 @@ fn latency_run(
                 }
             }
         });
-        // The composer: exposure in the grid, then one alert in slim rows.
-        let composer = sc.spawn(move || -> Result<()> {
-            for (k, handed) in ev_rx {
-                let e = &evs[k % evs.len()];
-                let mut rs = Vec::new();
-                grid.within(e.at, e.radius_m, |i, d| {
-                    let i = i as usize;
-                    rs.push(Recipient {
-                        id: people.id[i].clone(),
-                        name: people.name[i].clone(),
-                        kind: RecipientKind::Person,
-                        language: if people.english[i] { "en" } else { "zh" }.into(),
-                        contacts: vec![Contact {
-                            channel: ChannelKind::Email,
-                            address: format!("p{i}@bench.example"),
-                        }],
-                        location: Some(people.at[i]),
-                        country: Some(people.country[i]),
-                        reason: format!("{:.1} km from event {}", d / 1000.0, e.id),
-                        mission: None,
-                    });
-                });
-                if rs.is_empty() {
-                    job_tx.send(Job::Nobody).context("the writer stopped")?;
-                    continue;
-                }
-                let input = input(
-                    cfg,
-                    format!("event:{}#{run}.{k}", e.id),
-                    None,
-                    Some(e.id.clone()),
-                    Utc::now(),
-                    CapStatus::Test,
-                    e.category,
-                    level_of(e.severity),
-                    true,
-                    format!("{}: {}", e.subtype.label_en(), e.title),
-                    format!("{}：{}", e.subtype.label_zh(), e.title),
-                    &[],
-                    bench_area(e.at, e.radius_m / 1000.0, &e.title),
-                    format!("GDELT event {} (benchmark replay)", e.id),
-                );
-                let c = compose::compose(&input, &rs, &[], &cfg.templates, &opts)?;
-                job_tx
-                    .send(Job::Alert(Box::new(c), handed, Instant::now()))
-                    .context("the writer stopped")?;
-            }
-            Ok(())
-        });
-        // The writer: whatever has arrived, in one transaction.
+        let composers: Vec<_> = (0..composers.max(1))
+            .map(|_| {
+                let job_tx = job_tx.clone();
+                sc.spawn(|| compose_events(job_tx))
+            })
+            .collect();
+        drop(job_tx);
+        // The writer: whatever has arrived, in one transaction of up to
+        // COMMIT_ROWS rows (at least one alert).
+        let rows_of = |j: &Job| match j {
+            Job::Alert(c, _, _) => c.rows.len(),
+            Job::Nobody => 0,
+        };
         while let Ok(first) = job_rx.recv() {
+            let mut rows = rows_of(&first);
             let mut batch = vec![first];
-            let mut rows = 0;
-            while rows < QUEUE_CHUNK {
+            while rows < COMMIT_ROWS {
                 match job_rx.try_recv() {
                     Ok(j) => {
-                        if let Job::Alert(c, _, _) = &j {
-                            rows += c.rows.len();
-                        }
+                        rows += rows_of(&j);
                         batch.push(j);
                     }
                     Err(_) => break,
@@ -596,9 +619,10 @@ fn latency_run(
                 }
             }
         }
-        composer
-            .join()
-            .map_err(|_| anyhow::anyhow!("the composer panicked"))??;
+        for c in composers {
+            c.join()
+                .map_err(|_| anyhow::anyhow!("a composer panicked"))??;
+        }
         Ok(())
     })?;
     let seconds = (Instant::now() - start).as_secs_f64();
@@ -682,6 +706,7 @@ pub fn run(ctx: &Ctx, b: super::BenchArgs) -> Result<ExitCode> {
                 &evs,
                 b.events,
                 b.rate,
+                b.composers,
                 run,
             )?;
             eprintln!(
