@@ -122,7 +122,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Composer threads in the latency pipeline (one writer always).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 2)]
     pub composers: usize,
     /// Runs of each benchmark (figures are medians).
     #[arg(long, default_value_t = 3)]
