@@ -156,20 +156,24 @@ impl Transport for MemoryBus {
 
     async fn publish(&self, msgs: &[Outgoing]) -> Result<Published> {
         let mut out = Published::default();
-        for m in msgs {
-            loop {
-                let notified = self.inner.changed.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                {
-                    let mut st = self.inner.lock();
-                    let now = Instant::now();
-                    if let Some(cutoff) = now.checked_sub(self.inner.dedup_window) {
-                        st.forget_before(cutoff);
-                    }
+        let mut next = 0;
+        while next < msgs.len() {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let before = next;
+            {
+                // As many as fit under one lock: a reader wakes to the batch.
+                let mut st = self.inner.lock();
+                let now = Instant::now();
+                if let Some(cutoff) = now.checked_sub(self.inner.dedup_window) {
+                    st.forget_before(cutoff);
+                }
+                while let Some(m) = msgs.get(next) {
                     if st.seen.contains_key(&m.msg_id) {
                         out.duplicates += 1;
-                        break;
+                        next += 1;
+                        continue;
                     }
                     let targets: Vec<String> = st
                         .consumers
@@ -182,33 +186,38 @@ impl Transport for MemoryBus {
                             .get(n)
                             .is_some_and(|c| c.ready.len() >= self.inner.capacity)
                     });
-                    if !full {
-                        st.seq += 1;
-                        let e = Entry {
-                            seq: st.seq,
-                            subject: Arc::from(m.subject.as_str()),
-                            payload: Arc::from(m.payload.as_slice()),
-                            delivered: 0,
-                            not_before: None,
-                        };
-                        if targets.is_empty() {
-                            st.unrouted += 1;
-                            tracing::debug!(subject = %m.subject, "no subscription: message dropped");
-                        }
-                        for n in &targets {
-                            if let Some(c) = st.consumers.get_mut(n) {
-                                c.ready.push_back(e.clone());
-                            }
-                        }
-                        st.seen.insert(m.msg_id.clone(), now);
-                        st.seen_order.push_back((now, m.msg_id.clone()));
-                        out.stored += 1;
-                        drop(st);
-                        self.inner.changed.notify_waiters();
+                    if full {
                         break;
                     }
+                    st.seq += 1;
+                    let e = Entry {
+                        seq: st.seq,
+                        subject: Arc::from(m.subject.as_str()),
+                        payload: Arc::from(m.payload.as_slice()),
+                        delivered: 0,
+                        not_before: None,
+                    };
+                    if targets.is_empty() {
+                        st.unrouted += 1;
+                        tracing::debug!(subject = %m.subject, "no subscription: message dropped");
+                    }
+                    for n in &targets {
+                        if let Some(c) = st.consumers.get_mut(n) {
+                            c.ready.push_back(e.clone());
+                        }
+                    }
+                    st.seen.insert(m.msg_id.clone(), now);
+                    st.seen_order.push_back((now, m.msg_id.clone()));
+                    out.stored += 1;
+                    next += 1;
                 }
-                // A queue is full: wait until a reader takes something.
+            }
+            if next > before {
+                self.inner.changed.notify_waiters();
+            }
+            if next < msgs.len() {
+                // A queue is full: wait until a reader takes something. (Our
+                // own wake-up above, if any, costs one more look.)
                 notified.await;
             }
         }

@@ -140,8 +140,9 @@ pub struct Args {
     pub plans: Option<PathBuf>,
     #[command(flatten)]
     pub notify: super::notify::ConfigArg,
-    /// Messages taken per batch.
-    #[arg(long, default_value_t = 256)]
+    /// Messages taken per batch at most (grading costs per batch, not per
+    /// message: larger batches regrade less often).
+    #[arg(long, default_value_t = 1024)]
     pub batch: usize,
     /// Seconds a message may stay unacknowledged before it is delivered again.
     #[arg(long, default_value_t = 30)]
@@ -787,8 +788,15 @@ impl Loop<'_> {
         };
         let mut idle_since = Instant::now();
         let mut fetch_errors = 0u32;
+        // Draining (exit when done): look again soon, so a stage stops soon
+        // after the one before it. Otherwise a long poll costs nothing.
+        let wait = Duration::from_millis(if st.until_idle == Some(Duration::ZERO) {
+            50
+        } else {
+            500
+        });
         loop {
-            let msgs = match rt.block_on(sub.fetch(st.batch, Duration::from_millis(500))) {
+            let msgs = match rt.block_on(sub.fetch(st.batch, wait)) {
                 Ok(m) => {
                     fetch_errors = 0;
                     m
