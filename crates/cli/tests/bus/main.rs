@@ -623,10 +623,11 @@ fn a_worker_killed_before_its_ack_changes_the_store_exactly_once() {
         let r = stage(&r, st);
         assert!(r["messages"].as_u64().unwrap() > 0, "{st}: {r}");
         match st {
-            // Nothing was acknowledged: every stored event comes again.
-            "grade" => assert_eq!(
-                r["messages"].as_u64().unwrap(),
-                db.store().count_events().unwrap(),
+            // Nothing was acknowledged: every stored event comes again (at
+            // least once: a batch that outlasts the short ack wait of these
+            // tests is delivered again meanwhile).
+            "grade" => assert!(
+                r["messages"].as_u64().unwrap() >= db.store().count_events().unwrap(),
                 "{r}"
             ),
             // The redone batch publishes what the killed worker had
