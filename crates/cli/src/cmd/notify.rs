@@ -315,6 +315,24 @@ fn run_outbox(ctx: &Ctx, r: RunArgs) -> Result<ExitCode> {
     let mut store = ctx.store()?;
     let mut chans = channels(&cfg)?;
     let mut limits = cfg.rate_limits();
+    // A send may take up to its channel's timeout; the heartbeat renews the
+    // lease meanwhile. Say so when a send could outlast the lease.
+    let longest = [
+        cfg.webhook.as_ref().map(|w| w.timeout),
+        cfg.email.as_ref().map(|e| e.timeout),
+        cfg.sms.as_ref().map(|s| s.timeout),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or_default();
+    if Duration::from_secs(r.lease_secs.max(1)) <= longest {
+        tracing::warn!(
+            lease_s = r.lease_secs,
+            longest_send_s = longest.as_secs_f64(),
+            "a send may outlast the lease: rows stay this runner's only while its heartbeat renews them"
+        );
+    }
     let started = Instant::now();
     let bar = if ctx.json {
         ProgressBar::hidden()
