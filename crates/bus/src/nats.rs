@@ -17,6 +17,9 @@ use futures_util::StreamExt;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// How long a pull request may go unanswered before it is given up.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Stream settings, applied when this bus creates the stream (an existing
 /// stream keeps its own).
 #[derive(Debug, Clone)]
@@ -234,17 +237,33 @@ impl Subscription for NatsSubscription {
                     break;
                 }
                 let c = &self.consumers[(self.next + i) % n];
-                let mut batch = c
-                    .fetch()
-                    .max_messages(max - out.len())
-                    .messages()
-                    .await
-                    .map_err(|e| BusError::js("fetch", e))?;
-                while let Some(m) = batch.next().await {
-                    out.push(NatsMessage {
-                        msg: m.map_err(|e| BusError::js("fetch", e))?,
-                    });
-                }
+                let want = max - out.len();
+                // A pull request lost on the way (a reconnect) would never be
+                // answered: give up on it, and what it brought is delivered
+                // again after the ack wait.
+                let got = tokio::time::timeout(FETCH_TIMEOUT, async {
+                    let mut batch = c
+                        .fetch()
+                        .max_messages(want)
+                        .messages()
+                        .await
+                        .map_err(|e| BusError::js("fetch", e))?;
+                    let mut got = Vec::new();
+                    while let Some(m) = batch.next().await {
+                        got.push(NatsMessage {
+                            msg: m.map_err(|e| BusError::js("fetch", e))?,
+                        });
+                    }
+                    Ok::<_, BusError>(got)
+                })
+                .await
+                .map_err(|_| {
+                    BusError::js(
+                        "fetch",
+                        format!("no answer in {} s", FETCH_TIMEOUT.as_secs()),
+                    )
+                })??;
+                out.extend(got);
             }
             self.next = (self.next + 1) % n.max(1);
             let now = tokio::time::Instant::now();

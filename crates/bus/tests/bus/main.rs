@@ -240,6 +240,39 @@ async fn unacked_messages_come_back<T: Transport>(bus: &T, s: &Subjects) {
     assert_eq!(sub.backlog().await.unwrap(), 0);
 }
 
+/// A nak's delay holds the message back, and a fetch meanwhile comes back
+/// empty in its own time (it does not wait for the delay).
+async fn a_nak_delay_holds_the_message_back<T: Transport>(bus: &T, s: &Subjects) {
+    let mut sub = bus
+        .subscribe(&spec(s, "held", &[], Duration::from_secs(30)))
+        .await
+        .unwrap();
+    bus.publish(&[msg(s, "KE", 11)]).await.unwrap();
+    let got = fetch_n(&mut sub, 1, Duration::from_secs(5)).await;
+    got.into_iter()
+        .next()
+        .unwrap()
+        .nak(Duration::from_secs(4))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let none = sub.fetch(1, Duration::from_millis(500)).await.unwrap();
+    assert!(none.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let again = fetch_n(&mut sub, 1, Duration::from_secs(10)).await;
+    assert_eq!(events(&again), ["test:KE-11"]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    ack_all(again).await;
+}
+
 /// The same message id twice within the window is stored once.
 async fn publish_dedups_by_message_id<T: Transport>(bus: &T, s: &Subjects) {
     let mut sub = bus
@@ -293,6 +326,7 @@ async fn memory_transport() {
     unacked_messages_come_back(&MemoryBus::default(), &s).await;
     publish_dedups_by_message_id(&MemoryBus::default(), &s).await;
     workers_on_one_durable_share_it(&MemoryBus::default(), &s).await;
+    a_nak_delay_holds_the_message_back(&MemoryBus::default(), &s).await;
 }
 
 #[tokio::test]
@@ -340,6 +374,8 @@ async fn nats_transport() {
     publish_dedups_by_message_id(&n.bus, n.bus.subjects()).await;
     let n = nats(&url).await;
     workers_on_one_durable_share_it(&n.bus, n.bus.subjects()).await;
+    let n = nats(&url).await;
+    a_nak_delay_holds_the_message_back(&n.bus, n.bus.subjects()).await;
 }
 
 /// A worker process that dies (its connection gone) leaves its unacked
