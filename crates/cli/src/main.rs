@@ -5,6 +5,12 @@ mod cmd;
 mod embedded;
 mod out;
 
+// The whole pipeline allocates many small, short-lived values per record
+// (an event's strings and lists); mimalloc serves them faster than the
+// system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
