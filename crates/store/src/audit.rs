@@ -215,6 +215,8 @@ fn check(r: &AuditRecord) -> Result<()> {
 
 const COLS: &str = "seq, at, actor, action, target, before, after, prev_hash, hash";
 
+const INSERT_PG: &str = "INSERT INTO audit_log (seq, at, actor, action, target, before, after, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
 // --- SQLite ---------------------------------------------------------------
 
 type RawEntry = (
@@ -347,19 +349,31 @@ impl AuditStore for PgStore {
             at: crate::row::micros(r.at),
             ..r.clone()
         };
-        let mut tx = crate::unit::pg_write(&mut self.client, self.unit)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
-        let head = tx.query_opt(
+        let PgStore {
+            client,
+            unit,
+            prepared,
+            ..
+        } = self;
+        let mut tx = crate::unit::pg_write(client, *unit)?;
+        // Prepared once per connection (three statements on every write).
+        let mut stmt =
+            |tx: &mut crate::unit::PgTx<'_>, sql: &str| prepared.get(sql, |q| tx.prepare(q));
+        let lock = stmt(&mut tx, "SELECT pg_advisory_xact_lock($1)")?;
+        let read_head = stmt(
+            &mut tx,
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            &[],
         )?;
+        let insert = stmt(&mut tx, INSERT_PG)?;
+        tx.execute(&lock, &[&APPEND_LOCK])?;
+        let head = tx.query_opt(&read_head, &[])?;
         let (seq, prev_hash) = match head {
             None => (1, GENESIS.to_string()),
             Some(row) => (row.try_get::<_, i64>(0)? + 1, row.try_get::<_, String>(1)?),
         };
         let hash = entry_hash(&prev_hash, seq, &r);
         tx.execute(
-            &format!("INSERT INTO audit_log ({COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+            &insert,
             &[
                 &seq, &r.at, &r.actor, &r.action, &r.target, &r.before, &r.after, &prev_hash, &hash,
             ],

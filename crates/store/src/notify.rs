@@ -866,25 +866,35 @@ fn checkin_vals(s: &CheckinState) -> Result<Vec<Val<'_>>> {
 
 /// The accountability query: every person with a message in the scope
 /// (`accountable` texts) and every explicit row, answers from the explicit
-/// rows, reach from the first message sent. `$1` scope, `$2` one recipient.
-fn states_sql(one: bool) -> String {
-    let (p_one, c_one) = if one {
-        (" AND o.recipient = $2", " AND recipient = $2")
-    } else {
-        ("", "")
-    };
-    format!(
-        "WITH k AS (SELECT no FROM alert_keys WHERE scope = $1), \
-         p AS (SELECT o.recipient, min(o.name) AS name FROM outbox o JOIN alert_texts t ON t.id = o.text_no \
-               WHERE o.alert_no IN (SELECT no FROM k) AND t.accountable = 1{p_one} GROUP BY o.recipient), \
-         c AS (SELECT recipient, name, status, message, lat, lon, answered_at FROM checkins WHERE scope = $1{c_one}) \
-         SELECT coalesce(c.recipient, p.recipient), coalesce(c.name, p.name), coalesce(c.status, 'no_answer'), \
-                c.message, c.lat, c.lon, c.answered_at, \
-                (SELECT min(o2.sent_at) FROM outbox o2 WHERE o2.alert_no IN (SELECT no FROM k) \
-                   AND o2.recipient = coalesce(c.recipient, p.recipient) AND o2.state = 'sent') \
-         FROM p FULL JOIN c ON c.recipient = p.recipient"
-    )
-}
+/// rows, reach from the first message sent. `$1` scope.
+const STATES_SQL: &str = "WITH k AS (SELECT no FROM alert_keys WHERE scope = $1), \
+     p AS (SELECT o.recipient, min(o.name) AS name FROM outbox o JOIN alert_texts t ON t.id = o.text_no \
+           WHERE o.alert_no IN (SELECT no FROM k) AND t.accountable = 1 GROUP BY o.recipient), \
+     c AS (SELECT recipient, name, status, message, lat, lon, answered_at FROM checkins WHERE scope = $1) \
+     SELECT coalesce(c.recipient, p.recipient), coalesce(c.name, p.name), coalesce(c.status, 'no_answer'), \
+            c.message, c.lat, c.lon, c.answered_at, \
+            (SELECT min(o2.sent_at) FROM outbox o2 WHERE o2.alert_no IN (SELECT no FROM k) \
+               AND o2.recipient = coalesce(c.recipient, p.recipient) AND o2.state = 'sent') \
+     FROM p FULL JOIN c ON c.recipient = p.recipient";
+
+/// One person's row of [`STATES_SQL`] (`$1` scope, `$2` recipient), read
+/// from the indexes — what the writer reads before deciding each check-in
+/// answer, so it must not grow with the outbox: the scope's alerts
+/// (`alert_keys_scope`), the person's rows of each (`outbox_key` on
+/// (alert, recipient)) with their texts by id, and the explicit row by key.
+/// The name is the least name of the person's accountable rows unless an
+/// explicit row names them; reached is the first sent row, accountable or
+/// not. No row when the person has neither an accountable message nor an
+/// explicit row.
+const STATE_SQL: &str = "SELECT $2, coalesce(c.name, m.name), coalesce(c.status, 'no_answer'), \
+            c.message, c.lat, c.lon, c.answered_at, m.reached \
+     FROM (SELECT min(CASE WHEN t.accountable = 1 THEN o.name END) AS name, \
+                  min(CASE WHEN o.state = 'sent' THEN o.sent_at END) AS reached \
+           FROM alert_keys k JOIN outbox o ON o.alert_no = k.no AND o.recipient = $2 \
+           LEFT JOIN alert_texts t ON t.id = o.text_no \
+           WHERE k.scope = $1) m \
+     LEFT JOIN checkins c ON c.scope = $1 AND c.recipient = $2 \
+     WHERE c.name IS NOT NULL OR m.name IS NOT NULL";
 
 // --- one transaction, either engine ----------------------------------------
 
@@ -963,7 +973,34 @@ fn sqlite_rows_sql(n: usize) -> String {
     s
 }
 
-impl Tx for crate::unit::SqliteTx<'_> {
+/// A SQLite method's work: its own write transaction (or savepoint in the
+/// caller's unit), or for a one-statement read the connection as it is (a
+/// statement is its own read transaction, or part of the caller's unit).
+pub(crate) enum SqliteWork<'c> {
+    Tx(crate::unit::SqliteTx<'c>),
+    Bare(&'c rusqlite::Connection),
+}
+
+impl std::ops::Deref for SqliteWork<'_> {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        match self {
+            SqliteWork::Tx(t) => t,
+            SqliteWork::Bare(c) => c,
+        }
+    }
+}
+
+impl SqliteWork<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            SqliteWork::Tx(t) => t.commit(),
+            SqliteWork::Bare(_) => Ok(()),
+        }
+    }
+}
+
+impl Tx for SqliteWork<'_> {
     const POSTGRES: bool = false;
     const RANDOM_SECRET: &'static str = "randomblob(32)";
     fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> Result<u64> {
@@ -1083,7 +1120,62 @@ impl postgres::types::ToSql for PgNull {
     postgres::types::to_sql_checked!();
 }
 
-impl Tx for crate::unit::PgTx<'_> {
+/// A PostgreSQL method's work: its own transaction (or savepoint in the
+/// caller's unit), or for a one-statement read the connection as it is; and
+/// the connection's prepared statements, so each statement is parsed once
+/// per connection and a call costs one round trip per statement.
+pub(crate) struct PgWork<'a> {
+    conn: PgConn<'a>,
+    prepared: &'a mut crate::pg::Prepared,
+}
+
+enum PgConn<'a> {
+    Tx(crate::unit::PgTx<'a>),
+    Bare(&'a mut postgres::Client),
+}
+
+impl PgWork<'_> {
+    fn commit(self) -> std::result::Result<(), postgres::Error> {
+        match self.conn {
+            PgConn::Tx(t) => t.commit(),
+            PgConn::Bare(_) => Ok(()),
+        }
+    }
+    fn statement(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<postgres::Statement, postgres::Error> {
+        let conn = &mut self.conn;
+        self.prepared.get(sql, |q| match conn {
+            PgConn::Tx(t) => t.prepare(q),
+            PgConn::Bare(c) => c.prepare(q),
+        })
+    }
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> std::result::Result<u64, postgres::Error> {
+        let stmt = self.statement(sql)?;
+        match &mut self.conn {
+            PgConn::Tx(t) => t.execute(&stmt, params),
+            PgConn::Bare(c) => c.execute(&stmt, params),
+        }
+    }
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> std::result::Result<Vec<postgres::Row>, postgres::Error> {
+        let stmt = self.statement(sql)?;
+        match &mut self.conn {
+            PgConn::Tx(t) => t.query(&stmt, params),
+            PgConn::Bare(c) => c.query(&stmt, params),
+        }
+    }
+}
+
+impl Tx for PgWork<'_> {
     const POSTGRES: bool = true;
     const RANDOM_SECRET: &'static str =
         "decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex')";
@@ -1563,25 +1655,28 @@ mod ops {
         Ok(true)
     }
 
-    pub fn states<X: Tx>(
-        x: &mut X,
-        scope: &str,
-        recipient: Option<&str>,
-    ) -> Result<Vec<CheckinState>> {
-        let mut v = match recipient {
-            Some(r) => x.rows(&STATES, &states_sql(true), &[t(scope), t(r)], read_state)?,
-            None => x.rows(&STATES, &states_sql(false), &[t(scope)], read_state)?,
-        };
+    /// Everyone accountable in `scope`, by recipient.
+    pub fn states<X: Tx>(x: &mut X, scope: &str) -> Result<Vec<CheckinState>> {
+        let mut v = x.rows(&STATES, STATES_SQL, &[t(scope)], read_state)?;
         for s in &mut v {
             s.scope = scope.to_string();
         }
         v.sort_by(|a, b| a.recipient.cmp(&b.recipient));
         Ok(v)
     }
+
+    /// One person's state in `scope` ([`STATE_SQL`]).
+    pub fn state<X: Tx>(x: &mut X, scope: &str, recipient: &str) -> Result<Option<CheckinState>> {
+        let mut v = x.rows(&STATES, STATE_SQL, &[t(scope), t(recipient)], read_state)?;
+        Ok(v.pop().map(|mut s| {
+            s.scope = scope.to_string();
+            s
+        }))
+    }
 }
 
 macro_rules! notify_store {
-    ($ty:ty, $begin:expr) => {
+    ($ty:ty, $begin:expr, $read:expr) => {
         impl NotifyStore for $ty {
             fn queue_alerts(&mut self, alerts: &[NewAlert<'_>]) -> Result<Vec<QueueCounts>> {
                 let mut counts = vec![QueueCounts::default(); alerts.len()];
@@ -1730,7 +1825,7 @@ macro_rules! notify_store {
                 Ok(v)
             }
             fn checkin_issuer(&mut self, row: i64) -> Result<Option<CheckinIssuer>> {
-                let mut tx = $begin(self)?;
+                let mut tx = $read(self)?;
                 let mut v = tx.rows(
                     &ISSUER,
                     "SELECT o.id, k.alert, k.scope, o.recipient, t.accountable, k.secret, o.created_at, k.checkin_ttl_s FROM outbox o JOIN alert_keys k ON k.no = o.alert_no JOIN alert_texts t ON t.id = o.text_no WHERE o.id = $1",
@@ -1741,7 +1836,7 @@ macro_rules! notify_store {
                 Ok(v.pop())
             }
             fn checkin_token(&mut self, hash: &[u8; 32]) -> Result<Option<CheckinToken>> {
-                let mut tx = $begin(self)?;
+                let mut tx = $read(self)?;
                 let mut v = tx.rows(
                     &TOKENS,
                     "SELECT hash, scope, recipient, kind, created_at, expires_at FROM checkin_tokens WHERE hash = $1",
@@ -1752,10 +1847,11 @@ macro_rules! notify_store {
                 Ok(v.pop())
             }
             fn checkin_state(&mut self, scope: &str, recipient: &str) -> Result<Option<CheckinState>> {
-                let mut tx = $begin(self)?;
-                let mut v = ops::states(&mut tx, scope, Some(recipient))?;
+                // One statement: no transaction of its own.
+                let mut tx = $read(self)?;
+                let v = ops::state(&mut tx, scope, recipient)?;
                 tx.commit()?;
-                Ok(v.pop())
+                Ok(v)
             }
             fn record_checkin(&mut self, s: &CheckinState) -> Result<()> {
                 let vals = checkin_vals(s)?;
@@ -1788,7 +1884,7 @@ macro_rules! notify_store {
             }
             fn checkin_states(&mut self, scope: &str) -> Result<Vec<CheckinState>> {
                 let mut tx = $begin(self)?;
-                let v = ops::states(&mut tx, scope, None)?;
+                let v = ops::states(&mut tx, scope)?;
                 tx.commit()?;
                 Ok(v)
             }
@@ -1796,16 +1892,39 @@ macro_rules! notify_store {
     };
 }
 
-fn sqlite_begin(s: &mut SqliteStore) -> Result<crate::unit::SqliteTx<'_>> {
-    Ok(crate::unit::sqlite_write(&mut s.conn)?)
+fn sqlite_begin(s: &mut SqliteStore) -> Result<SqliteWork<'_>> {
+    Ok(SqliteWork::Tx(crate::unit::sqlite_write(&mut s.conn)?))
 }
 
-fn pg_begin(s: &mut PgStore) -> Result<crate::unit::PgTx<'_>> {
-    Ok(crate::unit::pg_write(&mut s.client, s.unit)?)
+fn sqlite_read(s: &mut SqliteStore) -> Result<SqliteWork<'_>> {
+    Ok(SqliteWork::Bare(&s.conn))
 }
 
-notify_store!(SqliteStore, sqlite_begin);
-notify_store!(PgStore, pg_begin);
+fn pg_begin(s: &mut PgStore) -> Result<PgWork<'_>> {
+    let PgStore {
+        client,
+        unit,
+        prepared,
+        ..
+    } = s;
+    Ok(PgWork {
+        conn: PgConn::Tx(crate::unit::pg_write(client, *unit)?),
+        prepared,
+    })
+}
+
+fn pg_read(s: &mut PgStore) -> Result<PgWork<'_>> {
+    let PgStore {
+        client, prepared, ..
+    } = s;
+    Ok(PgWork {
+        conn: PgConn::Bare(client),
+        prepared,
+    })
+}
+
+notify_store!(SqliteStore, sqlite_begin, sqlite_read);
+notify_store!(PgStore, pg_begin, pg_read);
 
 #[cfg(test)]
 mod tests {
@@ -1884,6 +2003,41 @@ INSERT INTO checkin_tokens VALUES (x'0101010101010101010101010101010101010101010
             .collect();
         assert_eq!(ids.len(), 3);
         assert!(ids[2] > 8, "{ids:?}");
+    }
+
+    /// The plan of a statement on a fresh SQLite store, one step a line.
+    fn sqlite_plan(sql: &str) -> Vec<String> {
+        let s = SqliteStore::open(":memory:").unwrap();
+        let mut stmt = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.replace('$', "?")))
+            .unwrap();
+        let n = stmt.parameter_count();
+        stmt.query_map(
+            rusqlite::params_from_iter(std::iter::repeat_n("x", n)),
+            |r| r.get::<_, String>(3),
+        )
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn one_persons_checkin_state_is_read_by_index() {
+        let plan = sqlite_plan(STATE_SQL);
+        let text = plan.join("\n");
+        // No step reads a whole table: every table is searched by a key.
+        for step in &plan {
+            assert!(!step.starts_with("SCAN") || step == "SCAN m", "{text}");
+        }
+        for index in [
+            "alert_keys_scope (scope=?)",
+            "outbox_key (alert_no=? AND recipient=?)",
+            "INTEGER PRIMARY KEY",
+            "sqlite_autoindex_checkins_1 (scope=? AND recipient=?)",
+        ] {
+            assert!(text.contains(index), "{index} not in\n{text}");
+        }
     }
 
     #[test]

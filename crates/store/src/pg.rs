@@ -39,6 +39,35 @@ pub struct PgStore {
     bulk: HashMap<(&'static str, usize, Conflict), Statement>,
     /// Inside a unit of work (`UnitStore`): method transactions become savepoints.
     pub(crate) unit: bool,
+    /// Statements prepared on this connection by SQL text (notify, audit):
+    /// a statement is parsed once per connection, not once per call.
+    pub(crate) prepared: Prepared,
+}
+
+/// Statements prepared on one connection, by SQL text. Bounded: the SQL
+/// texts are the store's own, a few dozen; a full cache starts over.
+#[derive(Default)]
+pub(crate) struct Prepared(HashMap<String, Statement>);
+
+impl Prepared {
+    const MAX: usize = 256;
+
+    /// The statement for `sql`, prepared with `prepare` the first time.
+    pub(crate) fn get(
+        &mut self,
+        sql: &str,
+        prepare: impl FnOnce(&str) -> Result<Statement, postgres::Error>,
+    ) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.0.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = prepare(sql)?;
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
 }
 
 impl fmt::Debug for PgStore {
@@ -75,6 +104,7 @@ impl PgStore {
             schema: schema.map(str::to_string),
             bulk: HashMap::new(),
             unit: false,
+            prepared: Prepared::default(),
         };
         store.migrate().map_err(|e| match e {
             StoreError::Open { .. } => e,

@@ -41,6 +41,7 @@ notify_checks!(
     a_large_alert_is_queued_in_chunks_with_its_record_last,
     claims_lease_reclaim_and_leave_history,
     accountability_covers_everyone_with_a_message,
+    one_persons_state_is_their_row_of_the_scope,
 );
 
 notify_engine_checks!(a_live_lease_is_renewed_and_never_stolen);
@@ -617,4 +618,167 @@ pub fn accountability_covers_everyone_with_a_message(store: &mut dyn Store) {
     assert!(store.record_checkin(&org).is_err());
     assert_eq!(store.checkin_state("incident:KE-1", "org-1").unwrap(), None);
     assert!(store.checkin_states("incident:KE-2").unwrap().is_empty());
+}
+
+/// `checkin_state` (the writer's read before every check-in answer, by
+/// index) answers exactly the person's row of `checkin_states` (the whole
+/// scope): over several alerts and rounds, sent, sending, pending and dead
+/// rows, informational texts, explicit rows with and without messages,
+/// recorded answers, and another scope holding the same people.
+pub fn one_persons_state_is_their_row_of_the_scope(store: &mut dyn Store) {
+    let at = t(2019, 10, 24, 14, 30, 0);
+    let s = |n: i64| at + TimeDelta::seconds(n);
+    // Alert 1: p1, p2 (two numbers), p3 (dead address), org-1 and p5
+    // informational only.
+    let (rec, texts, mut rows) = slim(at);
+    rows.push(row("p5", "webhook", ChannelKind::Webhook, 2));
+    // Alert 2 in the same scope: p1 under a name that sorts first, p4.
+    let mut rec2 = rec.clone();
+    rec2.id = "fg.incident-KE-1.update.2".into();
+    rec2.msg_type = MsgType::Update;
+    let mut p1b = row("p1", "email", ChannelKind::Email, 0);
+    p1b.vars.name = "A. Person p1".into();
+    let rows2 = vec![p1b, row("p4", "sms", ChannelKind::Sms, 1)];
+    // Another scope with p1 and p9, sent first: none of it counts in KE-1.
+    let mut rec3 = rec.clone();
+    rec3.id = "fg.incident-KE-2.alert.1".into();
+    rec3.scope = "incident:KE-2".into();
+    rec3.incident = Some("KE-2".into());
+    let rows3 = vec![
+        row("p1", "email", ChannelKind::Email, 0),
+        row("p9", "email", ChannelKind::Email, 0),
+    ];
+    store
+        .queue_alerts(&[
+            new_alert(&rec, &[5; 32], &texts, &rows),
+            new_alert(&rec2, &[6; 32], &texts, &rows2),
+            new_alert(&rec3, &[7; 32], &texts, &rows3),
+        ])
+        .unwrap();
+    let claimed = store.claim_deliveries(at, 100, s(30), "r1").unwrap();
+    let id = |key: &str| {
+        claimed
+            .iter()
+            .find(|q| q.delivery.key == key)
+            .unwrap_or_else(|| panic!("{key} was not claimed"))
+            .delivery
+            .id
+    };
+    for (key, when) in [
+        ("fg.incident-KE-2.alert.1/p1/email".to_string(), 1),
+        ("fg.incident-KE-2.alert.1/p9/email".to_string(), 1),
+        (format!("{ALERT}/org-1/webhook"), 1),
+        ("fg.incident-KE-1.update.2/p1/email".to_string(), 3),
+        (format!("{ALERT}/p1/email"), 4),
+        (format!("{ALERT}/p5/webhook"), 6),
+        (format!("{ALERT}/p2/sms#1"), 8),
+    ] {
+        assert!(
+            store
+                .delivery_sent(id(&key), "r1", 1, s(when), "ok")
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .delivery_retry(id(&format!("{ALERT}/p2/sms")), "r1", 1, s(60), "busy")
+            .unwrap()
+    );
+    // p4's row stays sending. A reminder round, still pending.
+    let reminder = AlertText {
+        round: 1,
+        template: "reminder_body".into(),
+        ..text("body", "zh", true)
+    };
+    let mut p3r = row("p3", "email/reminder-1", ChannelKind::Email, 0);
+    p3r.vars.name = "Z. Person p3".into();
+    store
+        .queue_alerts(&[new_alert(
+            &rec,
+            &[5; 32],
+            std::slice::from_ref(&reminder),
+            &[row("p1", "email/reminder-1", ChannelKind::Email, 0), p3r],
+        )])
+        .unwrap();
+    // Explicit rows (the older path): p2 renamed, p5 (informational
+    // messages only) and x9 (no message at all).
+    let mut older = rec.clone();
+    older.id = "fg.incident-KE-1.older".into();
+    let mut p2 = state("p2");
+    p2.name = "Explicit p2".into();
+    store
+        .queue_alert(&older, &[], &[], &[p2, state("p5"), state("x9")])
+        .unwrap();
+    // Answers: p1 (no row yet: one is made), x9 (its explicit row).
+    let mut p1 = store.checkin_state("incident:KE-1", "p1").unwrap().unwrap();
+    p1.status = CheckinStatus::NeedHelp;
+    p1.message = Some("车坏了".into());
+    p1.location = Some((-4.05, 39.66));
+    p1.answered_at = Some(s(120));
+    store.record_checkin(&p1).unwrap();
+    let mut x9 = store.checkin_state("incident:KE-1", "x9").unwrap().unwrap();
+    x9.status = CheckinStatus::Safe;
+    x9.answered_at = Some(s(130));
+    store.record_checkin(&x9).unwrap();
+
+    let all = store.checkin_states("incident:KE-1").unwrap();
+    let who: Vec<&str> = all.iter().map(|s| s.recipient.as_str()).collect();
+    assert_eq!(who, ["p1", "p2", "p3", "p4", "p5", "x9"]);
+    for st in &all {
+        assert_eq!(
+            store
+                .checkin_state("incident:KE-1", &st.recipient)
+                .unwrap()
+                .as_ref(),
+            Some(st),
+            "{}",
+            st.recipient
+        );
+    }
+    // The rows compared are the interesting ones.
+    let by = |r: &str| all.iter().find(|s| s.recipient == r).unwrap();
+    let p1 = by("p1");
+    assert_eq!(
+        (p1.name.as_str(), p1.status, p1.reached_at),
+        ("A. Person p1", CheckinStatus::NeedHelp, Some(s(3)))
+    );
+    assert_eq!(p1.location, Some((-4.05, 39.66)));
+    assert_eq!(
+        (by("p2").name.as_str(), by("p2").reached_at),
+        ("Explicit p2", Some(s(8)))
+    );
+    assert_eq!(
+        (by("p3").name.as_str(), by("p3").reached_at),
+        ("Person p3", None)
+    );
+    assert_eq!(
+        (by("p4").status, by("p4").reached_at),
+        (CheckinStatus::NoAnswer, None)
+    );
+    assert_eq!(by("p5").reached_at, Some(s(6)));
+    assert_eq!(
+        (by("x9").status, by("x9").answered_at, by("x9").reached_at),
+        (CheckinStatus::Safe, Some(s(130)), None)
+    );
+    // Informed only, in another scope only, or unknown: no state here.
+    for r in ["org-1", "p9", "nobody", ""] {
+        assert_eq!(
+            store.checkin_state("incident:KE-1", r).unwrap(),
+            None,
+            "{r}"
+        );
+    }
+    let other = store.checkin_states("incident:KE-2").unwrap();
+    assert_eq!(other.len(), 2);
+    for st in &other {
+        assert_eq!(st.reached_at, Some(s(1)));
+        assert_eq!(
+            store
+                .checkin_state("incident:KE-2", &st.recipient)
+                .unwrap()
+                .as_ref(),
+            Some(st)
+        );
+    }
+    assert_eq!(store.checkin_state("incident:KE-3", "p1").unwrap(), None);
 }
