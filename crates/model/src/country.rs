@@ -33,7 +33,7 @@ fn rows() -> impl Iterator<Item = CountryInfo> {
 
 /// The rows by alpha-2 and by alpha-3 code (the first row holding a code
 /// wins, as a scan in table order would find it), built once: parsing a
-/// code is a hash lookup, not a scan of the table.
+/// code and naming a country are hash lookups, not scans of the table.
 fn by_code() -> &'static HashMap<&'static str, CountryInfo> {
     static INDEX: OnceLock<HashMap<&'static str, CountryInfo>> = OnceLock::new();
     INDEX.get_or_init(|| {
@@ -90,10 +90,13 @@ impl CountryCode {
     }
 
     pub fn info(&self) -> Option<CountryInfo> {
-        rows().find(|r| r.iso2.as_bytes() == self.0)
+        // Only alpha-2 codes are two characters long: this is the row
+        // holding the code, the first one in table order.
+        by_code().get(self.as_str()).copied()
     }
 
-    /// English short name, or the code itself when unknown.
+    /// English short name ("unknown country" for a code not in the table,
+    /// which `parse` never makes).
     pub fn name(&self) -> &'static str {
         self.info().map(|i| i.name).unwrap_or("unknown country")
     }
@@ -128,6 +131,22 @@ mod tests {
         for bad in ["XX", "", "C", "CHINA", "Q1"] {
             assert!(CountryCode::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_are_those_of_the_first_row_with_the_code() {
+        let mut seen = std::collections::HashSet::new();
+        for r in all().filter(|r| r.iso2.len() == 2) {
+            let c = CountryCode::parse(r.iso2).unwrap();
+            if seen.insert(c) {
+                assert_eq!(c.info(), Some(r), "{}", r.iso2);
+                assert_eq!(c.name(), r.name, "{}", r.iso2);
+            }
+        }
+        assert!(seen.len() >= 249);
+        assert_eq!(CountryCode::parse("KEN").unwrap().name(), "Kenya");
+        assert_eq!(CountryCode(*b"QQ").name(), "unknown country");
+        assert_eq!(CountryCode(*b"QQ").info(), None);
     }
 
     #[test]
