@@ -4,6 +4,8 @@
 #   bash crates/server/bench/load.sh              # 20 s per scenario, 3 rounds
 #   DURATION=30 ROUNDS=5 bash crates/server/bench/load.sh
 #   RATE=2000 CONNS=16 bash crates/server/bench/load.sh
+#   SCENARIOS="baseline checkin checkin/2" bash crates/server/bench/load.sh
+#   WRK=0 bash crates/server/bench/load.sh      # fixed rate only
 #
 # Serves the demo data (release build, rate limit off) and measures three
 # scenarios, each beside the others in the same run:
@@ -33,6 +35,9 @@ DURATION="${DURATION:-20}"
 ROUNDS="${ROUNDS:-3}"
 RATE="${RATE:-2000}"
 CONNS="${CONNS:-16}"
+# Which scenarios to run (the baseline is worth keeping beside any other).
+SCENARIOS="${SCENARIOS:-baseline reads checkin checkin/2}"
+WRK="${WRK:-1}"
 PORT="${PORT:-18282}"
 WORK=$(mktemp -d)
 cargo build -q --release -p farguard-server --example serve --example load --example checkin_fixture
@@ -80,11 +85,19 @@ done
 for p in "${READS[@]}"; do curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" "$URL$p"; done
 
 echo "== fixed rate: $RATE req/s, $DURATION s per scenario, $ROUNDS rounds, up to 64 in flight (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+scenario() {
+  case "$1" in
+    baseline) "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --path /healthz --name baseline ;;
+    reads) "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --header "Authorization: Bearer $TOKEN" --script "$WORK/reads.txt" --name reads ;;
+    checkin) "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --script "$WORK/checkin.txt" --name checkin ;;
+    checkin/2) "$LOAD" --url "$URL" --rate "$((RATE / 2))" --seconds "$DURATION" --conns 64 --script "$WORK/checkin.txt" --name checkin/2 ;;
+    *) echo "unknown scenario $1 (baseline, reads, checkin, checkin/2)" >&2; exit 2 ;;
+  esac
+}
 for r in $(seq 1 "$ROUNDS"); do
-  "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --path /healthz --name baseline | tee -a "$WORK/fixed.txt"
-  "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --header "Authorization: Bearer $TOKEN" --script "$WORK/reads.txt" --name reads | tee -a "$WORK/fixed.txt"
-  "$LOAD" --url "$URL" --rate "$RATE" --seconds "$DURATION" --conns 64 --script "$WORK/checkin.txt" --name checkin | tee -a "$WORK/fixed.txt"
-  "$LOAD" --url "$URL" --rate "$((RATE / 2))" --seconds "$DURATION" --conns 64 --script "$WORK/checkin.txt" --name checkin/2 | tee -a "$WORK/fixed.txt"
+  for n in $SCENARIOS; do
+    scenario "$n" | tee -a "$WORK/fixed.txt"
+  done
 done
 echo "== fixed rate summary: median over $ROUNDS rounds at $RATE req/s (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 cat > "$WORK/median.py" <<'PY'
@@ -98,11 +111,13 @@ print("%-9s rate %7.0f/s  p50 %6.2f ms  p99 %6.2f ms  (p99 per round: %s)  non-2
     rows[0][0], statistics.median(col("rate")), statistics.median(col("p50")),
     statistics.median(col("p99")), each, bad))
 PY
-for n in baseline reads checkin checkin/2; do
+for n in $SCENARIOS; do
   grep "^$n " "$WORK/fixed.txt" | python3 "$WORK/median.py"
 done
 
-if command -v wrk >/dev/null; then
+if [ "$WRK" = 0 ]; then
+  echo "(WRK=0: closed-loop runs skipped)"
+elif command -v wrk >/dev/null; then
   cat > "$WORK/reads.lua" <<LUA
 local paths = {}
 for line in io.lines("$WORK/reads.txt") do paths[#paths + 1] = line:sub(5) end
@@ -129,11 +144,18 @@ LUA
     local name=$1; shift
     wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency "$@" > "$WORK/$name.wrk"
   }
-  run baseline "$URL/healthz"
-  run reads -s "$WORK/reads.lua" "$URL"
-  run checkin -s "$WORK/checkin.lua" "$URL"
+  ran=()
+  for n in $SCENARIOS; do
+    case "$n" in
+      baseline) run baseline "$URL/healthz" ;;
+      reads) run reads -s "$WORK/reads.lua" "$URL" ;;
+      checkin) run checkin -s "$WORK/checkin.lua" "$URL" ;;
+      *) continue ;;
+    esac
+    ran+=("$n")
+  done
   echo "== closed loop summary (wrk -t2 -c$CONNS -d${DURATION}s, same run)"
-  for n in baseline reads checkin; do
+  for n in "${ran[@]}"; do
     rps=$(grep "Requests/sec" "$WORK/$n.wrk" | awk '{print $2}')
     p50=$(grep -E "^ +50%" "$WORK/$n.wrk" | awk '{print $2}')
     p99=$(grep -E "^ +99%" "$WORK/$n.wrk" | awk '{print $2}')

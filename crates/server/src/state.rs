@@ -16,7 +16,7 @@ use farguard_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// Server settings. Built by the CLI from flags.
@@ -57,10 +57,13 @@ impl Default for Config {
     }
 }
 
-/// Store connections for reads; each call takes a free one on a blocking thread.
+/// Store connections for reads; each call takes a free one on a blocking
+/// thread. With a way to reopen them, a connection found lost when a call
+/// begins its snapshot is replaced and the call runs on the new one.
 pub struct Pool {
     conns: Vec<Mutex<Box<dyn Store>>>,
     next: AtomicUsize,
+    reopen: Option<crate::writer::Reopen>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -73,13 +76,19 @@ impl std::fmt::Debug for Pool {
 
 impl Pool {
     pub fn new(conns: Vec<Box<dyn Store>>) -> Self {
+        Self::reopening(conns, None)
+    }
+
+    /// A pool whose lost connections are replaced by `reopen`'s.
+    pub fn reopening(conns: Vec<Box<dyn Store>>, reopen: Option<crate::writer::Reopen>) -> Self {
         Self {
             conns: conns.into_iter().map(Mutex::new).collect(),
             next: AtomicUsize::new(0),
+            reopen,
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut dyn Store) -> T) -> Result<T, ApiError> {
+    fn with<T>(&self, f: impl FnOnce(&mut Box<dyn Store>) -> T) -> Result<T, ApiError> {
         let n = self.conns.len();
         if n == 0 {
             return Err(ApiError::Unavailable("no store connection".into()));
@@ -87,7 +96,7 @@ impl Pool {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
             if let Ok(mut c) = self.conns[(start + i) % n].try_lock() {
-                return Ok(f(c.as_mut()));
+                return Ok(f(&mut c));
             }
         }
         // All busy: wait for ours. A poisoned lock means a panic mid-call;
@@ -96,7 +105,7 @@ impl Pool {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
-        Ok(f(c.as_mut()))
+        Ok(f(&mut c))
     }
 
     /// Runs the reads `f` on a store connection off the async threads, in
@@ -108,7 +117,23 @@ impl Pool {
         F: FnOnce(&mut dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let pool = Arc::clone(self);
-        let read = move || pool.with(|s| farguard_store::snapshot(s, |s| f(&mut *s)));
+        let read = move || {
+            pool.with(|s| {
+                // `farguard_store::snapshot`, with a lost connection replaced
+                // before `f` runs (beginning is the first word on it).
+                match s.begin_snapshot() {
+                    Err(e) if crate::writer::reconnect(s, pool.reopen.as_ref(), &e, "reader") => {
+                        s.begin_snapshot()?
+                    }
+                    r => r?,
+                }
+                let r = f(s.as_mut());
+                let ended = s.rollback_unit();
+                let v = r?;
+                ended?;
+                Ok::<T, StoreError>(v)
+            })
+        };
         match tokio::task::spawn_blocking(read).await {
             Ok(Ok(Ok(v))) => Ok(v),
             Ok(Ok(Err(e))) => Err(e.into()),
@@ -232,19 +257,9 @@ impl Registry {
     }
 }
 
-/// A country's English name, from a table built once (the model's lookup
-/// scans its whole table per call, too slow for every row of every answer).
+/// A country's English name (a hash lookup in the model's table).
 pub fn country_name(c: CountryCode) -> &'static str {
-    static NAMES: OnceLock<HashMap<CountryCode, &'static str>> = OnceLock::new();
-    NAMES
-        .get_or_init(|| {
-            farguard_model::country::all()
-                .filter_map(|i| Some((CountryCode::parse(i.iso2).ok()?, i.name)))
-                .collect()
-        })
-        .get(&c)
-        .copied()
-        .unwrap_or("unknown country")
+    c.name()
 }
 
 /// ISO 3166-1 alpha-2 → numeric code (as the world-atlas TopoJSON ids it),
@@ -306,19 +321,33 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Opens `pool_size` reading connections and one writing connection to
-    /// `db`, loads the registry, the shipped guideline and the plans.
+    /// `db`, loads the registry, the shipped guideline and the plans. A
+    /// connection that is lost later is opened again the same way.
     pub fn open(db: &str, config: Config) -> Result<Self, crate::ServeError> {
         let mut conns = Vec::with_capacity(config.pool_size.max(1) + 1);
         for _ in 0..=config.pool_size.max(1) {
             conns.push(farguard_store::open(db)?);
         }
-        Self::from_stores(conns, config)
+        let db = db.to_string();
+        let reopen: crate::writer::Reopen = Arc::new(move || farguard_store::open(&db));
+        Self::from_stores_reopening(conns, Some(reopen), config)
     }
 
     /// Builds the state on already-open stores (tests pass their own): the
-    /// first is the writer's, the others serve reads (at least one).
+    /// first is the writer's, the others serve reads (at least one). Lost
+    /// connections are not replaced.
     pub fn from_stores(
+        conns: Vec<Box<dyn Store>>,
+        config: Config,
+    ) -> Result<Self, crate::ServeError> {
+        Self::from_stores_reopening(conns, None, config)
+    }
+
+    /// [`AppState::from_stores`], replacing a lost connection with one
+    /// `reopen` opens.
+    pub fn from_stores_reopening(
         mut conns: Vec<Box<dyn Store>>,
+        reopen: Option<crate::writer::Reopen>,
         config: Config,
     ) -> Result<Self, crate::ServeError> {
         if conns.len() < 2 {
@@ -343,8 +372,8 @@ impl AppState {
             cache: crate::api::ReadCache::default(),
             auth_cache: Mutex::new(HashMap::new()),
             config,
-            pool: Arc::new(Pool::new(conns)),
-            writer: crate::writer::Writer::start(writer)?,
+            pool: Arc::new(Pool::reopening(conns, reopen.clone())),
+            writer: crate::writer::Writer::start(writer, reopen)?,
             registry: RwLock::new(registry),
             guideline,
             plans,

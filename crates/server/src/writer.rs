@@ -12,12 +12,45 @@
 //! or not at all. One writer means the server's writes never contend for
 //! SQLite's write lock (the cause of long waits in the busy handler), and
 //! batching spreads one commit over many answers. The queue is bounded: a
-//! full queue answers 503 at once instead of piling up latency.
+//! full queue answers 503 at once instead of piling up latency. A lost
+//! connection (PostgreSQL restarted, the session was ended) is replaced
+//! by a new one when the writer can open one: at once when a batch cannot
+//! begin — the batch then runs on the new connection — and after a batch
+//! whose commit failed with it.
 
 use crate::error::{ApiError, ApiResult};
-use farguard_store::Store;
+use farguard_store::{Store, StoreError};
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
+
+/// Opens a new connection to the same store, in place of a lost one.
+pub type Reopen = Arc<dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync>;
+
+/// Replaces `store` with a new connection after `e` when `e` says the
+/// connection is lost and a new one opens; returns whether it did.
+pub(crate) fn reconnect(
+    store: &mut Box<dyn Store>,
+    reopen: Option<&Reopen>,
+    e: &StoreError,
+    who: &str,
+) -> bool {
+    let Some(reopen) = reopen.filter(|_| e.is_connection_lost()) else {
+        return false;
+    };
+    match reopen() {
+        Ok(fresh) => {
+            let lost = std::mem::replace(store, fresh);
+            // Closing the old client talks to its runtime: not on an async worker.
+            drop(lost);
+            tracing::warn!(connection = who, error = %crate::error::chain(e), "store connection lost: reconnected");
+            true
+        }
+        Err(again) => {
+            tracing::error!(connection = who, error = %crate::error::chain(e), reopen = %crate::error::chain(&again), "store connection lost and cannot reconnect yet");
+            false
+        }
+    }
+}
 
 /// Jobs waiting before new writes are refused with 503.
 const QUEUE: usize = 8192;
@@ -49,8 +82,9 @@ fn record_batch(n: usize, committed: bool) {
 
 impl Writer {
     /// Starts the writer thread on `store`; it ends when the last `Writer`
-    /// handle is dropped, after finishing the jobs already queued.
-    pub fn start(mut store: Box<dyn Store>) -> std::io::Result<Writer> {
+    /// handle is dropped, after finishing the jobs already queued. With
+    /// `reopen` a lost connection is replaced.
+    pub fn start(mut store: Box<dyn Store>, reopen: Option<Reopen>) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name("farguard-writer".into())
@@ -64,7 +98,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    run_batch(store.as_mut(), &mut batch);
+                    run_batch(&mut store, reopen.as_ref(), &mut batch);
                 }
             })?;
         Ok(Writer { tx })
@@ -137,9 +171,13 @@ fn in_savepoint<T>(
     }
 }
 
-fn run_batch(store: &mut dyn Store, batch: &mut Vec<Job>) {
+fn run_batch(store: &mut Box<dyn Store>, reopen: Option<&Reopen>, batch: &mut Vec<Job>) {
     let n = batch.len();
-    if let Err(e) = store.begin_unit() {
+    let begun = match store.begin_unit() {
+        Err(e) if reconnect(store, reopen, &e, "writer") => store.begin_unit(),
+        r => r,
+    };
+    if let Err(e) = begun {
         let why = crate::error::chain(&e);
         tracing::error!(error = %why, jobs = n, "cannot begin a write batch");
         for job in batch.drain(..) {
@@ -150,12 +188,13 @@ fn run_batch(store: &mut dyn Store, batch: &mut Vec<Job>) {
     }
     let mut dones: Vec<Done> = Vec::with_capacity(n);
     for job in batch.drain(..) {
-        dones.push(job(Some(&mut *store)));
+        dones.push(job(Some(store.as_mut())));
     }
     let committed = store.commit_unit().map_err(|e| {
         let why = crate::error::chain(&e);
         tracing::error!(error = %why, jobs = n, "a write batch did not commit: nothing of it was stored");
         let _ = store.rollback_unit();
+        reconnect(store, reopen, &e, "writer");
         why
     });
     record_batch(n, committed.is_ok());

@@ -24,6 +24,23 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The connection to the database is gone for good — the server ended
+    /// the session or shut down, or the socket failed — so only a new
+    /// connection can work (SQLite files have no connection to lose).
+    pub fn is_connection_lost(&self) -> bool {
+        let StoreError::Postgres(e) = self else {
+            return false;
+        };
+        // 57P01 admin_shutdown (pg_terminate_backend), 57P02
+        // crash_shutdown, 57P03 cannot_connect_now.
+        e.is_closed()
+            || e.code()
+                .is_some_and(|c| matches!(c.code(), "57P01" | "57P02" | "57P03"))
+            || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+    }
+}
+
 /// An error and all its sources on one line (`a: b: c`). `postgres::Error`
 /// shows only its kind ("db error") and keeps the server's message as its
 /// source, so messages built from one must walk the chain.

@@ -387,6 +387,14 @@ impl Fixture {
     }
 
     fn build(db: Db, config: Config) -> Fixture {
+        Fixture::build_on(db, |db| {
+            let conns = (0..2).map(|_| db.open()).collect();
+            AppState::from_stores(conns, config).unwrap()
+        })
+    }
+
+    /// The fixture data in `db`, served by the state `serve` builds on it.
+    pub fn build_on(db: Db, serve: impl FnOnce(&Db) -> AppState) -> Fixture {
         let mut store = db.open();
         load(store.as_mut());
         incident(store.as_mut());
@@ -397,8 +405,7 @@ impl Fixture {
             tokens.insert(role, secret.expose().to_string());
         }
         drop(store);
-        let conns = (0..2).map(|_| db.open()).collect();
-        let state = AppState::from_stores(conns, config).unwrap();
+        let state = serve(&db);
         let app = farguard_server::router(state.clone());
         Fixture {
             db,

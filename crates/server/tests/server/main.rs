@@ -13,5 +13,6 @@ mod browser;
 mod fixture;
 mod live;
 mod matrix;
+mod reconnect;
 mod respond;
 mod socket;
