@@ -335,6 +335,21 @@ impl Aggregator {
         }
     }
 
+    /// [`Aggregator::add_with_sites`] with the areas already found: `areas`
+    /// is what [`Aggregator::areas_of`] gave, then the sites (none when it
+    /// gave none, or when sites are not graded). A caller that needs an
+    /// event's areas anyway computes them once this way.
+    pub fn add_in(&mut self, e: &Event, areas: &[Area]) {
+        if areas.is_empty() {
+            return;
+        }
+        self.events += 1;
+        *self.days.entry(day_of(e.occurred_at)).or_default() += 1;
+        for a in areas {
+            self.add_to(a.clone(), e);
+        }
+    }
+
     /// Adds one event to a given area.
     pub fn add_to(&mut self, area: Area, e: &Event) {
         let day = day_of(e.occurred_at);
@@ -1116,6 +1131,45 @@ mod tests {
         }
         assert_eq!(h3_cell(&vague, res), None);
         assert!(!agg.areas_of(&vague).iter().any(|a| a.kind() == "h3"));
+    }
+
+    #[test]
+    fn add_in_with_the_areas_found_once_equals_add_with_sites() {
+        let g = crate::guideline::linear_for_tests();
+        let mut events = vec![
+            ev("1", 24, 4, Subtype::ViolentAttack, "a"),
+            ev("2", 24, 1, Subtype::ViolentAttack, "a"),
+            ev("3", 23, 3, Subtype::ViolentAttack, "b"),
+            ev("4", 24, 5, Subtype::ViolentAttack, "a"),
+        ];
+        // No country: counted nowhere, by either path.
+        events[2].location = None;
+        let sites = ["PORT-1".to_string(), "PORT-2".to_string()];
+        let (mut a, mut b) = (Aggregator::new(&g), Aggregator::new(&g));
+        for e in &events {
+            a.add_with_sites(e, &sites);
+            let mut areas = b.areas_of(e);
+            if !areas.is_empty() {
+                areas.extend(sites.iter().cloned().map(Area::Site));
+            }
+            b.add_in(e, &areas);
+        }
+        type Cell = (String, Category, Day, DayStats, Vec<(u64, f32)>);
+        let cells = |x: &Aggregator| {
+            let mut v: Vec<Cell> = x
+                .cells()
+                .map(|(a, c, d, s)| (a.to_string(), c, d, s.clone(), x.votes(a, c, d)))
+                .collect();
+            v.sort_by(|p, q| (&p.0, p.1, p.2).cmp(&(&q.0, q.1, q.2)));
+            v
+        };
+        assert_eq!(cells(&a), cells(&b));
+        assert!(cells(&a).iter().any(|c| c.0 == "site:PORT-2"));
+        assert_eq!((a.len(), b.len()), (3, 3));
+        assert_eq!(
+            a.coverage().collect::<Vec<_>>(),
+            b.coverage().collect::<Vec<_>>()
+        );
     }
 
     #[test]

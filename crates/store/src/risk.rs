@@ -16,6 +16,13 @@
 //! count each stored event once, whatever is re-read. A crash between an
 //! insert and its fold costs nothing: the next fold picks the events up.
 //!
+//! An ingest that has just stored a batch, every event of it new, says so
+//! ([`RiskStore::fold_stored_events`]): when those events are exactly what
+//! lies after the watermark, SQLite folds them as given instead of reading
+//! them back (reading back cost as much as the rest of the fold); anything
+//! else — and PostgreSQL, whose concurrent inserts may interleave ids —
+//! reads the new events back as above.
+//!
 //! The aggregation rules live in the caller (the grade stage); the store
 //! only knows the rows. The rows depend on the rules (minimum severity,
 //! weights, area kinds, sites): the folder names them in a `spec` string,
@@ -91,7 +98,7 @@ pub trait RiskFolder {
     fn spec(&self) -> String;
     /// The cells and report keys these events count in. Events handed to
     /// a folder carry every field but the source record (`raw`) and the
-    /// actors, which are empty.
+    /// actors, which may be empty.
     fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch>;
     /// Folds the events into the stored rows of the cells they touch (days
     /// and votes not stored yet are absent) and returns the rows to write,
@@ -125,6 +132,22 @@ pub trait RiskStore {
     /// time, in one transaction.
     fn fold_new_events(&mut self, folder: &mut dyn RiskFolder, chunk: usize)
     -> Result<FoldOutcome>;
+    /// [`RiskStore::fold_new_events`], told that `stored` are events one
+    /// `insert_events` just stored, every one of them accepted: when they
+    /// are exactly the events after the watermark, in id order, they are
+    /// folded as given rather than read back (with their `raw` and actors).
+    /// Otherwise — events stored meanwhile by another writer, events left
+    /// unfolded before them, some of them already stored — this is
+    /// `fold_new_events`. The outcome is the same either way.
+    fn fold_stored_events(
+        &mut self,
+        folder: &mut dyn RiskFolder,
+        chunk: usize,
+        stored: &[Event],
+    ) -> Result<FoldOutcome> {
+        let _ = stored;
+        self.fold_new_events(folder, chunk)
+    }
     /// The day rows with `from <= day < to`, of one area or of all.
     fn risk_days(&mut self, from: i32, to: i32, area: Option<&str>) -> Result<Vec<RiskDay>>;
     /// Events folded per day, for days with `from <= day < to`.
@@ -319,6 +342,22 @@ fn pg_day(r: &postgres::Row) -> Result<RiskDay> {
     })
 }
 
+/// `a, b` as `p.a, p.b`.
+fn prefixed(p: &str, cols: &str) -> String {
+    cols.split(", ")
+        .map(|c| format!("{p}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn json_keys(e: serde_json::Error) -> StoreError {
+    StoreError::Unstorable {
+        table: "risk_days",
+        field: "area",
+        reason: format!("keys not writable as JSON: {e}"),
+    }
+}
+
 /// Folded coverage per day, summed over a chunk's write.
 fn coverage_sums(c: &[(i32, i64)]) -> BTreeMap<i32, i64> {
     let mut m = BTreeMap::new();
@@ -328,14 +367,54 @@ fn coverage_sums(c: &[(i32, i64)]) -> BTreeMap<i32, i64> {
     m
 }
 
-impl RiskStore for SqliteStore {
-    fn fold_new_events(
+/// The id of a stored event, by its key.
+fn sqlite_event_id(tx: &rusqlite::Connection, e: &Event) -> Result<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT id FROM events WHERE source = ?1 AND source_id = ?2")?
+        .query_row(rusqlite::params![e.id.source, e.id.source_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// The id of the first of `stored` when they are exactly the events after
+/// `last`, in id order. One insert transaction gives the rows it adds
+/// consecutive ids in the order it adds them (SQLite takes the largest id
+/// plus one, and the write lock keeps other writers out meanwhile); so when
+/// the first event after `last` is the first of `stored`, the last stored
+/// event is the last of `stored`, and they are `stored.len()` ids apart,
+/// the ids in between are the rest of `stored`, in order.
+fn sqlite_given_start(
+    tx: &rusqlite::Connection,
+    last: i64,
+    stored: &[Event],
+) -> Result<Option<i64>> {
+    let (Some(first), Some(final_)) = (stored.first(), stored.last()) else {
+        return Ok(None);
+    };
+    let (lo, hi) = (sqlite_event_id(tx, first)?, sqlite_event_id(tx, final_)?);
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return Ok(None);
+    };
+    let (next, max): (Option<i64>, Option<i64>) = tx.query_row(
+        "SELECT (SELECT min(id) FROM events WHERE id > ?1), (SELECT max(id) FROM events)",
+        [last],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let exact = next == Some(lo)
+        && max == Some(hi)
+        && hi.checked_sub(lo).and_then(|d| d.checked_add(1)) == Some(stored.len() as i64);
+    Ok(exact.then_some(lo))
+}
+
+impl SqliteStore {
+    fn fold(
         &mut self,
         folder: &mut dyn RiskFolder,
         chunk: usize,
+        given: Option<&[Event]>,
     ) -> Result<FoldOutcome> {
         let spec = folder.spec();
-        let chunk = chunk.max(1) as i64;
+        let size = chunk.max(1);
+        let chunk = size as i64;
         let tx = crate::unit::sqlite_write(&mut self.conn)?;
         let state: Option<(i64, String)> = tx
             .query_row(
@@ -357,60 +436,79 @@ impl RiskStore for SqliteStore {
             None => 0,
         };
         let events_sql = events_after_sql(|n| format!("?{n}"));
+        // The events just stored, when they are all that is new: folded as
+        // given, `size` at a time, their ids counted from the first's.
+        let mut given = match given {
+            Some(g) => sqlite_given_start(&tx, last, g)?.map(|lo| (g.chunks(size), lo)),
+            None => None,
+        };
         loop {
-            let batch: Vec<(i64, Event)> = {
-                let mut stmt = tx.prepare_cached(&events_sql)?;
-                let mut rows = stmt.query(rusqlite::params![last, chunk])?;
-                let mut v = Vec::new();
-                while let Some(r) = rows.next()? {
-                    v.push(read_event_with_id(&Reader::new(r, &EVENTS_WITH_ID))?);
+            let read: Vec<Event>;
+            let (events, max_id): (&[Event], i64) = match &mut given {
+                Some((passes, next)) => {
+                    let Some(p) = passes.next() else {
+                        break;
+                    };
+                    let max_id = *next + p.len() as i64 - 1;
+                    *next = max_id + 1;
+                    (p, max_id)
                 }
-                v
+                None => {
+                    let batch: Vec<(i64, Event)> = {
+                        let mut stmt = tx.prepare_cached(&events_sql)?;
+                        let mut rows = stmt.query(rusqlite::params![last, chunk])?;
+                        let mut v = Vec::new();
+                        while let Some(r) = rows.next()? {
+                            v.push(read_event_with_id(&Reader::new(r, &EVENTS_WITH_ID))?);
+                        }
+                        v
+                    };
+                    let Some(&(max_id, _)) = batch.last() else {
+                        break;
+                    };
+                    read = batch.into_iter().map(|(_, e)| e).collect();
+                    (&read, max_id)
+                }
             };
-            let Some(&(max_id, _)) = batch.last() else {
-                break;
-            };
-            let events: Vec<Event> = batch.into_iter().map(|(_, e)| e).collect();
-            let (cells, touches) = split_touches(folder.touched(&events));
-            let mut days = Vec::with_capacity(cells.len());
-            {
+            let (cells, touches) = split_touches(folder.touched(events));
+            // The stored rows of every cell and vote the chunk touches, each
+            // kind in one statement: the keys go in as one JSON array.
+            let days = {
+                let keys = serde_json::to_string(&cells).map_err(json_keys)?;
                 let mut stmt = tx.prepare_cached(&format!(
-                    "SELECT {DAY_COLS} FROM risk_days WHERE area = ?1 AND category = ?2 AND day = ?3"
+                    "SELECT {} FROM json_each(?1) AS k CROSS JOIN risk_days AS d \
+                     WHERE d.area = k.value ->> 0 AND d.category = k.value ->> 1 \
+                     AND d.day = k.value ->> 2",
+                    prefixed("d", DAY_COLS)
                 ))?;
-                for (a, c, d) in &cells {
-                    if let Some(x) = stmt
-                        .query_row(rusqlite::params![a, c, d], sqlite_day)
-                        .optional()?
-                    {
-                        days.push(x);
-                    }
-                }
-            }
-            let mut votes = Vec::new();
-            {
+                stmt.query_map([keys], sqlite_day)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let votes = {
+                let keys: Vec<(&str, &str, i32, i64)> = touches
+                    .iter()
+                    .map(|t| (t.area.as_str(), t.category.as_str(), t.day, t.report))
+                    .collect();
+                let keys = serde_json::to_string(&keys).map_err(json_keys)?;
                 let mut stmt = tx.prepare_cached(
-                    "SELECT points FROM risk_votes WHERE area = ?1 AND category = ?2 AND day = ?3 AND report = ?4",
+                    "SELECT v.area, v.category, v.day, v.report, v.points \
+                     FROM json_each(?1) AS k CROSS JOIN risk_votes AS v \
+                     WHERE v.area = k.value ->> 0 AND v.category = k.value ->> 1 \
+                     AND v.day = k.value ->> 2 AND v.report = k.value ->> 3",
                 )?;
-                for t in &touches {
-                    if let Some(p) = stmt
-                        .query_row(
-                            rusqlite::params![t.area, t.category, t.day, t.report],
-                            |r| r.get::<_, f64>(0),
-                        )
-                        .optional()?
-                    {
-                        votes.push(RiskVote {
-                            area: t.area.clone(),
-                            category: t.category.clone(),
-                            day: t.day,
-                            report: t.report,
-                            points: p,
-                        });
-                    }
-                }
-            }
+                stmt.query_map([keys], |r| {
+                    Ok(RiskVote {
+                        area: r.get(0)?,
+                        category: r.get(1)?,
+                        day: r.get(2)?,
+                        report: r.get(3)?,
+                        points: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+            };
             let w = folder
-                .fold(&events, days, votes)
+                .fold(events, days, votes)
                 .map_err(|reason| StoreError::Corrupt {
                     table: "risk_days",
                     field: "area",
@@ -479,6 +577,25 @@ impl RiskStore for SqliteStore {
         tx.commit()?;
         out.last_event = last;
         Ok(out)
+    }
+}
+
+impl RiskStore for SqliteStore {
+    fn fold_new_events(
+        &mut self,
+        folder: &mut dyn RiskFolder,
+        chunk: usize,
+    ) -> Result<FoldOutcome> {
+        self.fold(folder, chunk, None)
+    }
+
+    fn fold_stored_events(
+        &mut self,
+        folder: &mut dyn RiskFolder,
+        chunk: usize,
+        stored: &[Event],
+    ) -> Result<FoldOutcome> {
+        self.fold(folder, chunk, Some(stored))
     }
 
     fn risk_days(&mut self, from: i32, to: i32, area: Option<&str>) -> Result<Vec<RiskDay>> {
@@ -568,11 +685,7 @@ impl RiskStore for PgStore {
         let days_sql = format!(
             "SELECT {} FROM risk_days d JOIN unnest($1::text[], $2::text[], $3::int4[]) AS k(area, category, day) \
              ON d.area = k.area AND d.category = k.category AND d.day = k.day",
-            DAY_COLS
-                .split(", ")
-                .map(|c| format!("d.{}", c.trim()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            prefixed("d", DAY_COLS)
         );
         loop {
             let rows = tx.query(&events_sql, &[&last, &chunk])?;

@@ -13,7 +13,7 @@ use farguard_grade::{
 };
 use farguard_model::{Area, Category, Event, Level};
 use farguard_store::{FoldOutcome, RiskDay, RiskFolder, RiskTouch, RiskVote, RiskWrite, Store};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,8 +71,11 @@ pub fn load_external(g: &Guideline) -> Result<ExternalValues> {
     Ok(out)
 }
 
-/// Events folded per store transaction.
-const FOLD_CHUNK: usize = 20_000;
+/// Events folded per pass of a fold: each pass loads the stored rows its
+/// events touch and writes them back once, so larger passes load and write
+/// a busy day's rows fewer times. The size of an ingest chunk, so a chunk
+/// is folded in one pass.
+pub const FOLD_CHUNK: usize = 65_536;
 
 /// A guideline's aggregation rules as the store's fold needs them: which
 /// areas an event counts in (sites by their exposure radius, through the
@@ -81,6 +84,23 @@ pub struct Folder {
     g: Guideline,
     sites: Option<SiteIndex>,
     spec: String,
+    /// An empty aggregator under `g`'s rules: it knows an event's areas.
+    probe: Aggregator,
+    /// The areas of each event of the pass `touched` last saw, kept for
+    /// `fold` (which is handed the same events): event `i`'s are
+    /// `areas[ends[i - 1]..ends[i]]`.
+    areas: Vec<Area>,
+    ends: Vec<usize>,
+}
+
+/// The shipped guideline, parsed once per process.
+pub fn shipped_guideline() -> Result<Guideline> {
+    static SHIPPED: std::sync::OnceLock<Guideline> = std::sync::OnceLock::new();
+    if let Some(g) = SHIPPED.get() {
+        return Ok(g.clone());
+    }
+    let g = Guideline::default_shipped()?;
+    Ok(SHIPPED.get_or_init(|| g).clone())
 }
 
 impl Folder {
@@ -103,7 +123,15 @@ impl Folder {
             g: g.clone(),
             sites,
             spec,
+            probe: Aggregator::new(g),
+            areas: Vec::new(),
+            ends: Vec::new(),
         })
+    }
+
+    /// The shipped guideline's rules, with the registry's sites.
+    pub fn shipped(store: &mut dyn Store) -> Result<Self> {
+        Self::new(store, &shipped_guideline()?)
     }
 
     pub fn spec(&self) -> &str {
@@ -122,13 +150,35 @@ impl Folder {
             .collect()
     }
 
-    /// Every area an event counts in.
-    fn areas(&self, agg: &Aggregator, e: &Event) -> Vec<Area> {
-        let mut v = agg.areas_of(e);
-        if !v.is_empty() {
-            v.extend(self.sites_of(e).into_iter().map(Area::Site));
+    /// Every area an event counts in, appended to `out`.
+    fn areas_into(&self, e: &Event, out: &mut Vec<Area>) {
+        let v = self.probe.areas_of(e);
+        if v.is_empty() {
+            return;
         }
-        v
+        out.extend(v);
+        out.extend(self.sites_of(e).into_iter().map(Area::Site));
+    }
+
+    /// Finds the areas of every event of a pass, once.
+    fn find_areas(&mut self, events: &[Event]) {
+        let (mut areas, mut ends) = (
+            std::mem::take(&mut self.areas),
+            std::mem::take(&mut self.ends),
+        );
+        areas.clear();
+        ends.clear();
+        for e in events {
+            self.areas_into(e, &mut areas);
+            ends.push(areas.len());
+        }
+        (self.areas, self.ends) = (areas, ends);
+    }
+
+    /// The areas of event `i` of the pass last seen by `find_areas`.
+    fn areas_of(&self, i: usize) -> &[Area] {
+        let from = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.areas[from..self.ends[i]]
     }
 
     /// Aggregates events in memory (when the stored aggregates were built
@@ -170,17 +220,22 @@ impl RiskFolder for Folder {
     }
 
     fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch> {
-        let probe = Aggregator::new(&self.g);
+        self.find_areas(events);
+        // Each distinct touch once, each area named once.
+        let mut seen: HashSet<(&Area, Category, Day, u64)> = HashSet::new();
+        let mut names: HashMap<&Area, String> = HashMap::new();
         let mut out = Vec::new();
-        for e in events {
-            let (day, report) = (day_of(e.occurred_at), report_key(e) as i64);
-            for a in self.areas(&probe, e) {
-                out.push(RiskTouch {
-                    area: a.to_string(),
-                    category: e.category.code().into(),
-                    day,
-                    report,
-                });
+        for (i, e) in events.iter().enumerate() {
+            let (day, report) = (day_of(e.occurred_at), report_key(e));
+            for a in self.areas_of(i) {
+                if seen.insert((a, e.category, day, report)) {
+                    out.push(RiskTouch {
+                        area: names.entry(a).or_insert_with(|| a.to_string()).clone(),
+                        category: e.category.code().into(),
+                        day,
+                        report: report as i64,
+                    });
+                }
             }
         }
         out
@@ -192,23 +247,46 @@ impl RiskFolder for Folder {
         days: Vec<RiskDay>,
         votes: Vec<RiskVote>,
     ) -> Result<RiskWrite, String> {
-        let mut agg = Aggregator::new(&self.g);
-        for d in &days {
-            let (area, cat) = cell_of(d)?;
-            agg.seed_day(area, cat, d.day, stats_of(d)?);
+        if self.ends.len() != events.len() {
+            // Not the events `touched` saw (the store always hands the same).
+            self.find_areas(events);
         }
+        let mut agg = Aggregator::new(&self.g);
+        for d in days {
+            let (area, cat) = cell_of(&d)?;
+            let day = d.day;
+            agg.seed_day(area, cat, day, stats_of(&d)?);
+        }
+        // The votes as stored: one that a pass leaves as it was is not
+        // written again.
+        let mut stored: HashMap<(Area, Category, Day, u64), f32> = HashMap::new();
         for v in &votes {
             let area = Area::parse(&v.area).map_err(|e| format!("{:?}: {e}", v.area))?;
             let cat = Category::parse(&v.category).map_err(|e| e.to_string())?;
-            agg.seed_vote(area, cat, v.day, v.report as u64, v.points as f32);
+            let (report, points) = (v.report as u64, v.points as f32);
+            agg.seed_vote(area.clone(), cat, v.day, report, points);
+            stored.insert((area, cat, v.day, report), points);
         }
-        for e in events {
-            agg.add_with_sites(e, &self.sites_of(e));
+        for (i, e) in events.iter().enumerate() {
+            agg.add_in(e, self.areas_of(i));
         }
         let mut w = RiskWrite::default();
         for (area, cat, day, x) in agg.cells() {
+            let name = area.to_string();
+            for (k, p) in agg.votes(area, cat, day) {
+                if stored.get(&(area.clone(), cat, day, k)) == Some(&p) {
+                    continue;
+                }
+                w.votes.push(RiskVote {
+                    area: name.clone(),
+                    category: cat.code().into(),
+                    day,
+                    report: k as i64,
+                    points: f64::from(p),
+                });
+            }
             w.days.push(RiskDay {
-                area: area.to_string(),
+                area: name,
                 area_kind: area.kind().into(),
                 category: cat.code().into(),
                 day,
@@ -223,15 +301,6 @@ impl RiskFolder for Folder {
                 tone_n: i64::from(x.tone_n),
                 top: x.top_json(),
             });
-            for (k, p) in agg.votes(area, cat, day) {
-                w.votes.push(RiskVote {
-                    area: area.to_string(),
-                    category: cat.code().into(),
-                    day,
-                    report: k as i64,
-                    points: f64::from(p),
-                });
-            }
         }
         w.coverage = agg.coverage().map(|(d, n)| (d, n as i64)).collect();
         Ok(w)
@@ -243,11 +312,30 @@ impl RiskFolder for Folder {
 /// `watch` do after storing events; grading commands do it first too, so
 /// events stored by any other path are caught up).
 pub fn fold_pending(store: &mut dyn Store) -> Result<FoldOutcome> {
-    let g = Guideline::default_shipped()?;
-    let mut f = Folder::new(store, &g)?;
-    let out = store
-        .fold_new_events(&mut f, FOLD_CHUNK)
-        .context("folding stored events into the daily risk aggregates")?;
+    let mut f = Folder::shipped(store)?;
+    fold_pending_with(store, &mut f)
+}
+
+/// [`fold_pending`] under rules already loaded (an ingest loads them once
+/// for all its inputs and chunks).
+pub fn fold_pending_with(store: &mut dyn Store, f: &mut Folder) -> Result<FoldOutcome> {
+    fold_stored_with(store, f, &[])
+}
+
+/// [`fold_pending_with`] just after one insert stored every one of `stored`:
+/// when nothing else is new, the store folds them as given instead of
+/// reading them back.
+pub fn fold_stored_with(
+    store: &mut dyn Store,
+    f: &mut Folder,
+    stored: &[Event],
+) -> Result<FoldOutcome> {
+    let out = if stored.is_empty() {
+        store.fold_new_events(f, FOLD_CHUNK)
+    } else {
+        store.fold_stored_events(f, FOLD_CHUNK, stored)
+    }
+    .context("folding stored events into the daily risk aggregates")?;
     if out.rebuilt {
         tracing::info!(
             events = out.events,

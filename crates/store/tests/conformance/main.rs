@@ -55,6 +55,7 @@ conformance! {
         check_quarantine_rows_by_id,
         check_risk_fold_counts_each_stored_event_once,
         check_risk_fold_refuses_unreadable_rows_and_stores_nothing,
+        check_risk_fold_of_events_just_stored_counts_each_once,
     ],
     engine: [
         check_feed_state_survives_reopen,

@@ -168,6 +168,85 @@ pub fn check_risk_fold_counts_each_stored_event_once(store: &mut dyn Store) {
     assert_eq!(store.risk_state().unwrap().unwrap().1, "count-v2");
 }
 
+/// [`Counting`], also counting the events it was handed with their source
+/// record (events read back for a fold come without it).
+struct CountingGiven {
+    inner: Counting,
+    with_raw: usize,
+}
+
+impl RiskFolder for CountingGiven {
+    fn spec(&self) -> String {
+        self.inner.spec()
+    }
+    fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch> {
+        self.inner.touched(events)
+    }
+    fn fold(
+        &mut self,
+        events: &[Event],
+        days: Vec<RiskDay>,
+        votes: Vec<RiskVote>,
+    ) -> Result<RiskWrite, String> {
+        self.with_raw += events.iter().filter(|e| !e.raw.is_empty()).count();
+        self.inner.fold(events, days, votes)
+    }
+}
+
+pub fn check_risk_fold_of_events_just_stored_counts_each_once(store: &mut dyn Store) {
+    let mut f = CountingGiven {
+        inner: Counting { spec: "count-v1" },
+        with_raw: 0,
+    };
+    let mut events = fixtures::many_events(40, t(2019, 10, 23, 12, 0, 0));
+    for (i, e) in events.iter_mut().enumerate() {
+        // Five reports, each re-reported every five hours.
+        e.links = vec![format!("https://example.org/report/{}", i % 5)];
+        assert!(!e.raw.is_empty());
+    }
+    let fold = |store: &mut dyn Store, f: &mut CountingGiven, given: &[Event]| {
+        let before = f.with_raw;
+        let out = store.fold_stored_events(f, 4, given).unwrap();
+        (out.events, f.with_raw - before)
+    };
+    // Stored by one insert and all that is new: folded as given, in passes
+    // of 4, the watermark at the last one's id.
+    store.insert_events(&events[..10]).unwrap();
+    let (n, given) = fold(store, &mut f, &events[..10]);
+    assert_eq!(n, 10);
+    let from_memory = store.backend() == "sqlite";
+    assert_eq!(given, if from_memory { 10 } else { 0 });
+    assert_eq!(totals(store), (10, 5, 10));
+    // An event left unfolded before them: everything new is read back.
+    store.insert_events(&events[10..11]).unwrap();
+    store.insert_events(&events[11..15]).unwrap();
+    assert_eq!(fold(store, &mut f, &events[11..15]), (5, 0));
+    // Told of fewer events than one insert stored: read back.
+    store.insert_events(&events[15..20]).unwrap();
+    assert_eq!(fold(store, &mut f, &events[15..19]), (5, 0));
+    // Told of events stored long ago (duplicates now): nothing to fold.
+    assert_eq!(store.insert_events(&events[..5]).unwrap().accepted, 0);
+    assert_eq!(fold(store, &mut f, &events[..5]), (0, 0));
+    // Another writer's events stored after them: read back.
+    store.insert_events(&events[20..30]).unwrap();
+    store.insert_events(&events[30..32]).unwrap();
+    assert_eq!(fold(store, &mut f, &events[20..30]), (12, 0));
+    // Given again, the next insert's events, after all that: as given.
+    store.insert_events(&events[32..40]).unwrap();
+    let (n, given) = fold(store, &mut f, &events[32..40]);
+    assert_eq!((n, given), (8, if from_memory { 8 } else { 0 }));
+    // Each event and each report of a day counted once (hours 12–23 of
+    // the first day, the next day, hours 0–3 of the third): the same rows
+    // as folding everything from the start by reading back.
+    let (ev, reports, cov) = totals(store);
+    assert_eq!((ev, reports, cov), (40, 5 + 5 + 4, 40));
+    let (last, _) = store.risk_state().unwrap().unwrap();
+    let mut g = Counting { spec: "count-v2" };
+    let rebuilt = store.fold_new_events(&mut g, 1000).unwrap();
+    assert_eq!((rebuilt.events, rebuilt.last_event), (40, last));
+    assert_eq!(totals(store), (ev, reports, cov));
+}
+
 pub fn check_risk_fold_refuses_unreadable_rows_and_stores_nothing(store: &mut dyn Store) {
     struct Broken;
     impl RiskFolder for Broken {
