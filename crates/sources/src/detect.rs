@@ -55,8 +55,8 @@ impl Format {
     /// Parses bytes already unpacked. Never fails, never panics.
     pub fn parse_bytes(self, name: &str, bytes: &[u8]) -> Batch {
         match self {
-            Format::GdeltV2 => crate::gdelt::parse_gdelt_v2(name, bytes),
-            Format::GdeltV1 => crate::gdelt::parse_gdelt_v1(name, bytes),
+            Format::GdeltV2 => crate::gdelt::parse_gdelt_v2_text(name, bytes),
+            Format::GdeltV1 => crate::gdelt::parse_gdelt_v1_text(name, bytes),
             Format::Acled => crate::acled::parse_acled(name, bytes),
             Format::Cap => crate::cap::parse_cap(name, bytes),
             Format::Gdacs => crate::gdacs::parse_gdacs(name, bytes),

@@ -169,7 +169,7 @@ pub fn parse_gdelt_v2_chunked(
 ) {
     match unpack(name, bytes, MAX_UNZIPPED_BYTES) {
         Ok(text) => {
-            parse_chunks(name, &text, Version::V2, rows.max(1), &mut sink);
+            parse_chunks(name, &text, Version::V2, rows.max(1), &mut |b, _| sink(b));
         }
         Err(e) => {
             sink(Batch::rejected(SOURCE, name, bytes, e.to_string()));
@@ -177,9 +177,32 @@ pub fn parse_gdelt_v2_chunked(
     }
 }
 
+/// [`parse_gdelt_v2`] on a text already unpacked (a zip's content, whatever
+/// the input was named: the name only labels quarantine records).
+pub fn parse_gdelt_v2_text(name: &str, text: &[u8]) -> Batch {
+    parse_text(name, text, Version::V2).0
+}
+
+/// [`parse_gdelt_v1`] on a text already unpacked.
+pub fn parse_gdelt_v1_text(name: &str, text: &[u8]) -> Batch {
+    parse_text(name, text, Version::V1).0
+}
+
+/// [`parse_gdelt_v2_chunked`] on a text already unpacked (a zip's content,
+/// whatever the input was named), handing `sink` each batch with how many
+/// bytes of `text` have been read by the end of it (for progress).
+pub fn parse_gdelt_v2_text_chunked(
+    name: &str,
+    text: &[u8],
+    rows: usize,
+    mut sink: impl FnMut(Batch, usize) -> bool,
+) {
+    parse_chunks(name, text, Version::V2, rows.max(1), &mut sink);
+}
+
 fn parse_text(file: &str, text: &[u8], version: Version) -> (Batch, Shape) {
     let mut out = None;
-    let shape = parse_chunks(file, text, version, usize::MAX, &mut |b| {
+    let shape = parse_chunks(file, text, version, usize::MAX, &mut |b, _| {
         out = Some(b);
         true
     });
@@ -191,7 +214,7 @@ fn parse_chunks(
     text: &[u8],
     version: Version,
     rows: usize,
-    sink: &mut dyn FnMut(Batch) -> bool,
+    sink: &mut dyn FnMut(Batch, usize) -> bool,
 ) -> Shape {
     // GDELT lines are 300–600 bytes.
     let capacity = (text.len() / 400).min(rows);
@@ -249,13 +272,14 @@ fn parse_chunks(
         }
         if batch.read as usize >= rows {
             sent = true;
-            if !sink(std::mem::replace(&mut batch, fresh())) {
+            let done = (cut.start + raw.len() + 1).min(text.len());
+            if !sink(std::mem::replace(&mut batch, fresh()), done) {
                 return shape;
             }
         }
     }
     if batch.read > 0 || !sent {
-        sink(batch);
+        sink(batch, text.len());
     }
     shape
 }
@@ -653,6 +677,48 @@ mod tests {
             (None, Some(q)) => Err(q.reason),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_zipped_export_read_by_detection_is_unpacked_once() {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("x.export.CSV", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(EXPORT.as_bytes()).unwrap();
+        let zipped = w.finish().unwrap().into_inner();
+        let plain = parse_gdelt_v2("x.export.CSV", EXPORT.as_bytes());
+        // Unpacked by detection, then parsed: its name still ends in .zip.
+        let (f, b) = crate::parse_auto("x.export.CSV.zip", &zipped, None).unwrap();
+        assert_eq!(f, crate::Format::GdeltV2);
+        assert_eq!((b.read, b.events.len()), (2111, plain.events.len()));
+        let (_, b) = crate::parse_auto("x.export.CSV.zip", &zipped, Some(f)).unwrap();
+        assert_eq!(b.read, 2111);
+    }
+
+    #[test]
+    fn text_chunks_are_the_whole_parse_and_say_how_far_they_read() {
+        let whole = parse_gdelt_v2("x.CSV", EXPORT.as_bytes());
+        let (mut events, mut quarantined, mut read, mut ends) = (vec![], vec![], 0, vec![]);
+        // Named like a zip, as its unpacked content is: not unpacked again.
+        parse_gdelt_v2_text_chunked("x.CSV.zip", EXPORT.as_bytes(), 500, |b, done| {
+            read += b.read;
+            events.extend(b.events);
+            quarantined.extend(b.quarantined);
+            ends.push(done);
+            true
+        });
+        assert_eq!(read, whole.read);
+        assert_eq!(events.len(), whole.events.len());
+        assert!(events == whole.events, "same events in the same order");
+        assert_eq!(quarantined.len(), whole.quarantined.len());
+        // 2,111 lines in chunks of 500: five batches, the last at the end.
+        assert_eq!(ends.len(), 5, "{ends:?}");
+        assert!(ends.windows(2).all(|w| w[0] < w[1]), "{ends:?}");
+        assert_eq!(ends.last(), Some(&EXPORT.len()));
+        // The first chunk ends after the 500th line.
+        let after_500 = EXPORT.match_indices('\n').nth(499).map(|(i, _)| i + 1);
+        assert_eq!(Some(ends[0]), after_500);
     }
 
     fn with_field(col: usize, value: &str) -> String {

@@ -2,11 +2,14 @@
 //! printed beside a baseline measured in the same run. Never a timed test.
 
 use super::Ctx;
+use super::ingest::{CHUNK_ROWS, ingest_input};
+use super::risk::Folder;
 use crate::{embedded, out};
 use anyhow::{Context, Result};
 use farguard_sources::{Batch, parse_gdelt_v2, parse_gdelt_v2_chunked};
 use farguard_store::{SqliteStore, Store};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -15,8 +18,10 @@ pub enum Which {
     /// GDELT 2.0 ingest: parse + normalise + classify on one thread, and end
     /// to end into a fresh SQLite file (durable, deduplicated): on one thread
     /// (parse, then store), and pipelined (one thread parses chunks while
-    /// another stores the previous one). Input: the shipped export repeated
-    /// with fresh GLOBALEVENTIDs; no field value is synthesised.
+    /// another stores the previous one); and what `farguard ingest` does
+    /// (pipelined, each chunk also merged and folded into the daily risk
+    /// aggregates). Input: the shipped export repeated with fresh
+    /// GLOBALEVENTIDs; no field value is synthesised.
     Ingest {
         /// How many times to repeat the 2,111 real rows.
         #[arg(long, default_value_t = 100)]
@@ -43,6 +48,11 @@ struct IngestBench {
     end_to_end_sqlite_rows_per_s: f64,
     /// Parse the whole input, then store it, on one thread.
     end_to_end_sqlite_one_thread_rows_per_s: f64,
+    /// What `farguard ingest FILE` does: pipelined, and each chunk also
+    /// merged and folded into the daily risk aggregates, the run recorded.
+    ingest_command_rows_per_s: f64,
+    /// The command's store thread, per step (median run, milliseconds).
+    ingest_command_steps_ms: BTreeMap<&'static str, u64>,
     /// Records per chunk (and per transaction) in the pipelined run.
     pipeline_chunk_rows: usize,
     ratio_parse_vs_split: f64,
@@ -53,7 +63,7 @@ struct IngestBench {
 /// and their WAL checkpoints (two fsyncs each) are few, small enough that
 /// the first chunk's parse (the part that cannot overlap) is short and
 /// memory stays bounded.
-const PIPELINE_ROWS: usize = 65_536;
+const PIPELINE_ROWS: usize = CHUNK_ROWS;
 
 /// Parses on a second thread while this one stores, chunk by chunk; returns
 /// (accepted, quarantined).
@@ -117,8 +127,9 @@ pub fn run(ctx: &Ctx, which: Which) -> Result<ExitCode> {
     }
     let rows = input.iter().filter(|b| **b == b'\n').count() as u64;
     let runs = runs.max(1);
-    let (mut split, mut parse, mut e2e, mut e2e_one) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut steps = Vec::new();
+    let (mut split, mut parse, mut e2e, mut e2e_one, mut command) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..runs {
         let t = Instant::now();
         std::hint::black_box(split_only(&input));
@@ -134,38 +145,69 @@ pub fn run(ctx: &Ctx, which: Which) -> Result<ExitCode> {
         );
         drop(batch);
 
-        // The two end-to-end runs take turns going first, and each one's
-        // files are deleted before the other starts, so neither pays for
-        // the other's pages still being written back.
-        for pipeline in if run % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        } {
+        // The end-to-end runs take turns going first, and each one's files
+        // are deleted before the next starts, so none pays for another's
+        // pages still being written back.
+        let mut order = [E2e::OneThread, E2e::Pipelined, E2e::Command];
+        order.rotate_left(run as usize % 3);
+        for path in order {
             let dir = tempfile_dir()?;
             let t = Instant::now();
             let mut store = SqliteStore::open(dir.join("bench.db"))?;
-            let (accepted, quarantined) = if pipeline {
-                pipelined(&mut store, &input)?
-            } else {
-                let batch = parse_gdelt_v2("bench", &input);
-                let c = store.insert_events(&batch.events)?;
-                (c.accepted, batch.quarantined.len() as u64)
+            let (accepted, quarantined) = match path {
+                E2e::Pipelined => pipelined(&mut store, &input)?,
+                E2e::OneThread => {
+                    let batch = parse_gdelt_v2("bench", &input);
+                    let c = store.insert_events(&batch.events)?;
+                    (c.accepted, batch.quarantined.len() as u64)
+                }
+                E2e::Command => {
+                    let mut folder = Folder::shipped(&mut store)?;
+                    let c = ingest_input(
+                        &mut store,
+                        &mut folder,
+                        "bench.export.CSV",
+                        &input,
+                        None,
+                        None,
+                        &mut |_| {},
+                    )?;
+                    anyhow::ensure!(c.duplicates == 0, "{} duplicates", c.duplicates);
+                    steps.push(c.phases);
+                    (c.accepted, c.quarantined)
+                }
             };
             let rate = rows as f64 / t.elapsed().as_secs_f64();
             anyhow::ensure!(
                 accepted + quarantined == rows,
                 "stored {accepted} of {rows}"
             );
-            if pipeline {
-                e2e.push(rate);
-            } else {
-                e2e_one.push(rate);
+            match path {
+                E2e::Pipelined => e2e.push(rate),
+                E2e::OneThread => e2e_one.push(rate),
+                E2e::Command => command.push(rate),
             }
             drop(store);
             std::fs::remove_dir_all(&dir).ok();
         }
     }
+    // The steps of the command's median run.
+    let mid = {
+        let mut by_rate: Vec<(f64, usize)> = command.iter().copied().zip(0..).collect();
+        by_rate.sort_by(|a, b| a.0.total_cmp(&b.0));
+        by_rate[by_rate.len() / 2].1
+    };
+    let p = steps[mid];
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    let steps_ms = BTreeMap::from([
+        ("chunks", u64::from(p.chunks)),
+        ("waiting_for_parse", ms(p.waiting)),
+        ("insert", ms(p.insert)),
+        ("quarantine", ms(p.quarantine)),
+        ("merge", ms(p.merge)),
+        ("fold", ms(p.fold)),
+        ("record_run", ms(p.record)),
+    ]);
     let r = IngestBench {
         rows,
         bytes: input.len() as u64,
@@ -174,6 +216,8 @@ pub fn run(ctx: &Ctx, which: Which) -> Result<ExitCode> {
         parse_normalise_classify_rows_per_s: median(parse.clone()),
         end_to_end_sqlite_rows_per_s: median(e2e),
         end_to_end_sqlite_one_thread_rows_per_s: median(e2e_one),
+        ingest_command_rows_per_s: median(command),
+        ingest_command_steps_ms: steps_ms,
         pipeline_chunk_rows: PIPELINE_ROWS,
         ratio_parse_vs_split: 0.0,
     };
@@ -206,8 +250,32 @@ pub fn run(ctx: &Ctx, which: Which) -> Result<ExitCode> {
             "  end to end into SQLite, pipelined     {:>12.0} rows/s   (parse thread + store thread, {} rows per transaction)",
             r.end_to_end_sqlite_rows_per_s, r.pipeline_chunk_rows
         );
+        println!(
+            "  farguard ingest (+ merge + risk fold)  {:>11.0} rows/s   (pipelined as above; each chunk also merged and folded)",
+            r.ingest_command_rows_per_s
+        );
+        let steps: Vec<String> = r
+            .ingest_command_steps_ms
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!(
+            "    its store thread, median run (ms): {}",
+            steps.join(", ")
+        );
+        if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+            println!("  load average: {}", l.trim());
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The end-to-end runs.
+#[derive(Debug, Clone, Copy)]
+enum E2e {
+    OneThread,
+    Pipelined,
+    Command,
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf> {

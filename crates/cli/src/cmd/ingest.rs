@@ -1,9 +1,12 @@
 //! `farguard ingest`: event files, directories or stdin into the store, in
 //! any format farguard reads (detected from the content unless `--format`
 //! says), idempotently, with a progress bar and a summary by source and
-//! category.
+//! category. A GDELT 2.0 export is parsed on a second thread in chunks,
+//! each stored, merged and folded into the daily risk aggregates while the
+//! next is parsed.
 
 use super::Ctx;
+use super::risk::Folder;
 use crate::out;
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -15,6 +18,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,6 +76,9 @@ pub struct IngestCounts {
     /// Whole-file failure, if the file could not be read at all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the time went (not reported).
+    #[serde(skip)]
+    pub phases: Phases,
 }
 
 /// Links the events of a new batch with stored reports of the same hazard
@@ -134,6 +141,24 @@ struct Report {
     summary: Summary,
 }
 
+/// Records per chunk when a GDELT 2.0 export is ingested: a parse thread
+/// hands chunks of this many records to the store thread, which stores each
+/// in one transaction and folds it (the fold reads a chunk in one pass).
+pub const CHUNK_ROWS: usize = super::risk::FOLD_CHUNK;
+
+/// Where the store thread's time went, per step (the parse thread's own
+/// time overlaps them; `waiting` is the store thread waiting for a chunk).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Phases {
+    pub waiting: std::time::Duration,
+    pub insert: std::time::Duration,
+    pub quarantine: std::time::Duration,
+    pub merge: std::time::Duration,
+    pub fold: std::time::Duration,
+    pub record: std::time::Duration,
+    pub chunks: u32,
+}
+
 /// Parses one GDELT 2.0 export already in memory and stores it; the step the
 /// demo shares with `ingest`.
 pub fn ingest_gdelt_bytes(store: &mut dyn Store, name: &str, bytes: &[u8]) -> Result<IngestCounts> {
@@ -153,13 +178,252 @@ pub fn ingest_bytes(
 ) -> Result<IngestCounts, SourceError> {
     let started_at = Utc::now();
     let (f, batch) = parse_auto(name, bytes, format)?;
-    store_batch(store, name, f.code(), started_at, batch, summary).map_err(|e| {
-        SourceError::Format {
+    store_batch(store, name, f.code(), started_at, batch, summary).map_err(|e| unstorable(name, e))
+}
+
+fn unstorable(name: &str, e: anyhow::Error) -> SourceError {
+    SourceError::Format {
+        file: name.to_string(),
+        format: "storable batch",
+        detail: format!("{e:#}"),
+    }
+}
+
+/// Reads one input in `format` (or detected) into the store, merged and
+/// folded, under the fold rules `folder` holds: what `ingest` does per file
+/// (and `bench ingest` times). A GDELT 2.0 export is parsed on a second
+/// thread, [`CHUNK_ROWS`] records at a time, while this thread stores each
+/// chunk in one transaction, merges and folds it; `progress` hears the
+/// fraction of the input read after each chunk.
+///
+/// An interrupted ingest leaves whole chunks stored (each one durable on
+/// its own) and the events of the last one perhaps not folded yet: the next
+/// fold (of any ingest or grading) folds them, and ingesting the file again
+/// stores the rest, the stored chunks counting as duplicates.
+pub fn ingest_input(
+    store: &mut dyn Store,
+    folder: &mut Folder,
+    name: &str,
+    bytes: &[u8],
+    format: Option<Format>,
+    summary: Option<&mut Summary>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<IngestCounts, SourceError> {
+    ingest_in_chunks(
+        store, folder, name, bytes, format, summary, progress, CHUNK_ROWS,
+    )
+}
+
+/// [`ingest_input`] with GDELT 2.0 chunks of `rows` records.
+#[allow(clippy::too_many_arguments)]
+fn ingest_in_chunks(
+    store: &mut dyn Store,
+    folder: &mut Folder,
+    name: &str,
+    bytes: &[u8],
+    format: Option<Format>,
+    summary: Option<&mut Summary>,
+    progress: &mut dyn FnMut(f64),
+    rows: usize,
+) -> Result<IngestCounts, SourceError> {
+    let started_at = Utc::now();
+    let data = detect::unpack_any(name, bytes)?;
+    let f = match format {
+        Some(f) => f,
+        None => detect::detect(&data).map_err(|detail| SourceError::Format {
             file: name.to_string(),
-            format: "storable batch",
-            detail: format!("{e:#}"),
+            format: "known feed",
+            detail,
+        })?,
+    };
+    let mut tally = Tally::new(name, f.code(), started_at);
+    if f == Format::GdeltV2 {
+        store_chunks(store, folder, name, &data, rows, &mut tally, progress)
+            .map_err(|e| unstorable(name, e))?;
+    } else {
+        let batch = f.parse_bytes(name, &data);
+        tally
+            .store(store, folder, &batch)
+            .map_err(|e| unstorable(name, e))?;
+        progress(1.0);
+    }
+    tally
+        .finish(store, summary)
+        .map_err(|e| unstorable(name, e))
+}
+
+/// Parses a GDELT 2.0 text in chunks on a second thread while this one
+/// stores them (two chunks in flight: one being stored, one parsed ahead).
+fn store_chunks(
+    store: &mut dyn Store,
+    folder: &mut Folder,
+    name: &str,
+    text: &[u8],
+    rows: usize,
+    tally: &mut Tally,
+    progress: &mut dyn FnMut(f64),
+) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Batch, usize)>(1);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            gdelt::parse_gdelt_v2_text_chunked(name, text, rows, |b, done| {
+                tx.send((b, done)).is_ok()
+            });
+        });
+        // Leaving early drops the receiver: the parse thread's next send
+        // fails and it stops.
+        let mut wait = Instant::now();
+        for (batch, done) in rx {
+            tally.phases.waiting += wait.elapsed();
+            tally.store(store, folder, &batch)?;
+            progress(done as f64 / text.len().max(1) as f64);
+            wait = Instant::now();
         }
+        Ok(())
     })
+}
+
+/// What storing one input's batches added up to, until its run is recorded.
+struct Tally {
+    counts: IngestCounts,
+    started_at: chrono::DateTime<Utc>,
+    /// Quarantined for damage (not for "no risk signal"), and the first one.
+    damaged: usize,
+    first_damage: Option<(String, String)>,
+    event_source: Option<String>,
+    quarantine_source: Option<String>,
+    by_category: BTreeMap<&'static str, u64>,
+    phases: Phases,
+}
+
+impl Tally {
+    fn new(name: &str, format: &str, started_at: chrono::DateTime<Utc>) -> Self {
+        Self {
+            counts: IngestCounts {
+                file: name.into(),
+                format: Some(format.to_string()),
+                ..Default::default()
+            },
+            started_at,
+            damaged: 0,
+            first_damage: None,
+            event_source: None,
+            quarantine_source: None,
+            by_category: BTreeMap::new(),
+            phases: Phases::default(),
+        }
+    }
+
+    /// Stores one batch (in one transaction), keeps what it rejected, links
+    /// its events with reports of the same hazard, folds them into the
+    /// daily risk aggregates and announces them.
+    fn store(&mut self, store: &mut dyn Store, folder: &mut Folder, batch: &Batch) -> Result<()> {
+        let p = &mut self.phases;
+        let t = Instant::now();
+        let ins = store
+            .insert_events(&batch.events)
+            .context("storing events")?;
+        p.insert += t.elapsed();
+        let t = Instant::now();
+        store
+            .quarantine(&batch.quarantined)
+            .context("storing quarantined records")?;
+        p.quarantine += t.elapsed();
+        let t = Instant::now();
+        self.counts.merged += merge_new(store, &batch.events)?;
+        p.merge += t.elapsed();
+        // Newly stored events go into the persisted daily risk aggregates
+        // (events already stored are not folded again).
+        let t = Instant::now();
+        // Every event of the batch new: the fold may take them from here.
+        let stored: &[farguard_model::Event] = if ins.accepted == batch.events.len() as u64 {
+            &batch.events
+        } else {
+            &[]
+        };
+        super::risk::fold_stored_with(store, folder, stored)?;
+        p.fold += t.elapsed();
+        p.chunks += 1;
+        // Stored, then announced: a no-op unless `--bus` attached a publisher.
+        super::worker::announce_stored(&batch.events)?;
+        let c = &mut self.counts;
+        c.read += batch.read;
+        c.accepted += ins.accepted;
+        c.duplicates += ins.duplicates;
+        c.quarantined += batch.quarantined.len() as u64;
+        // "No risk signal" is a verdict, not damage: only damage is a warning.
+        for q in batch
+            .quarantined
+            .iter()
+            .filter(|q| !q.reason.contains("no risk signal"))
+        {
+            self.damaged += 1;
+            self.first_damage
+                .get_or_insert_with(|| (q.file.clone(), q.reason.clone()));
+        }
+        if self.event_source.is_none() {
+            self.event_source = batch.events.first().map(|e| e.id.source.clone());
+        }
+        if self.quarantine_source.is_none() {
+            self.quarantine_source = batch.quarantined.first().map(|q| q.source.clone());
+        }
+        for e in &batch.events {
+            *self.by_category.entry(e.category.code()).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Records the run and adds the input to the summary.
+    fn finish(
+        mut self,
+        store: &mut dyn Store,
+        summary: Option<&mut Summary>,
+    ) -> Result<IngestCounts> {
+        let format = self.counts.format.clone().unwrap_or_default();
+        let t = Instant::now();
+        store.record_run(&RunRecord {
+            kind: format!("ingest:{format}"),
+            file: self.counts.file.clone(),
+            started_at: self.started_at,
+            read: self.counts.read,
+            accepted: self.counts.accepted,
+            duplicates: self.counts.duplicates,
+            quarantined: self.counts.quarantined,
+        })?;
+        self.phases.record += t.elapsed();
+        if let Some((file, reason)) = &self.first_damage {
+            tracing::warn!(file = %file, damaged = self.damaged, "quarantined records, first: {reason}");
+        }
+        let p = self.phases;
+        tracing::debug!(
+            file = %self.counts.file,
+            chunks = p.chunks,
+            waiting_ms = p.waiting.as_millis() as u64,
+            insert_ms = p.insert.as_millis() as u64,
+            quarantine_ms = p.quarantine.as_millis() as u64,
+            merge_ms = p.merge.as_millis() as u64,
+            fold_ms = p.fold.as_millis() as u64,
+            record_ms = p.record.as_millis() as u64,
+            "ingest steps"
+        );
+        if let Some(s) = summary {
+            // A file holds one source; split accepted/duplicates by it.
+            let source = self
+                .event_source
+                .or(self.quarantine_source)
+                .unwrap_or(format);
+            let c = s.by_source.entry(source).or_default();
+            c.read += self.counts.read;
+            c.accepted += self.counts.accepted;
+            c.duplicates += self.counts.duplicates;
+            c.quarantined += self.counts.quarantined;
+            for (cat, n) in self.by_category {
+                *s.by_category.entry(cat.to_string()).or_default() += n;
+            }
+        }
+        self.counts.phases = p;
+        Ok(self.counts)
+    }
 }
 
 pub fn store_batch(
@@ -170,70 +434,10 @@ pub fn store_batch(
     batch: Batch,
     summary: Option<&mut Summary>,
 ) -> Result<IngestCounts> {
-    let ins = store
-        .insert_events(&batch.events)
-        .context("storing events")?;
-    store
-        .quarantine(&batch.quarantined)
-        .context("storing quarantined records")?;
-    let merged = merge_new(store, &batch.events)?;
-    // Newly stored events go into the persisted daily risk aggregates
-    // (events already stored are not folded again).
-    super::risk::fold_pending(store)?;
-    let counts = IngestCounts {
-        merged,
-        file: name.into(),
-        format: Some(format.to_string()),
-        read: batch.read,
-        accepted: ins.accepted,
-        duplicates: ins.duplicates,
-        quarantined: batch.quarantined.len() as u64,
-        error: None,
-    };
-    store.record_run(&RunRecord {
-        kind: format!("ingest:{format}"),
-        file: name.into(),
-        started_at,
-        read: counts.read,
-        accepted: counts.accepted,
-        duplicates: counts.duplicates,
-        quarantined: counts.quarantined,
-    })?;
-    // Stored, then announced: a no-op unless `--bus` attached a publisher.
-    super::worker::announce_stored(&batch.events)?;
-    // "No risk signal" is a verdict, not damage: only damage is a warning.
-    let damaged = batch
-        .quarantined
-        .iter()
-        .filter(|q| !q.reason.contains("no risk signal"))
-        .count();
-    if let Some(q) = batch
-        .quarantined
-        .iter()
-        .find(|q| !q.reason.contains("no risk signal"))
-    {
-        tracing::warn!(file = %q.file, damaged, "quarantined records, first: {}", q.reason);
-    }
-    if let Some(s) = summary {
-        // A file holds one source; split accepted/duplicates by it.
-        let source = batch
-            .events
-            .first()
-            .map(|e| e.id.source.clone())
-            .or_else(|| batch.quarantined.first().map(|q| q.source.clone()))
-            .unwrap_or_else(|| format.to_string());
-        let c = s.by_source.entry(source).or_default();
-        c.read += counts.read;
-        c.accepted += counts.accepted;
-        c.duplicates += counts.duplicates;
-        c.quarantined += counts.quarantined;
-        for e in &batch.events {
-            *s.by_category
-                .entry(e.category.code().to_string())
-                .or_default() += 1;
-        }
-    }
-    Ok(counts)
+    let mut folder = Folder::shipped(store)?;
+    let mut tally = Tally::new(name, format, started_at);
+    tally.store(store, &mut folder, &batch)?;
+    tally.finish(store, summary)
 }
 
 /// One thing to read: a file, or stdin.
@@ -288,6 +492,7 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
             Input::Stdin => 0,
         })
         .sum();
+    let mut folder = Folder::shipped(store.as_mut())?;
     let bar = ProgressBar::new(total_bytes);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {bytes}/{total_bytes} {msg}")
@@ -300,13 +505,21 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         };
         bar.set_message(name.clone());
         let size = bytes.as_ref().map_or(0, |b| b.len() as u64);
+        let (base, is_file) = (bar.position(), matches!(input, Input::File(_)));
+        let mut progress = |done: f64| {
+            if is_file {
+                bar.set_position(base + (done.clamp(0.0, 1.0) * size as f64) as u64);
+            }
+        };
         let counts = match bytes.and_then(|b| {
-            ingest_bytes(
+            ingest_input(
                 store.as_mut(),
+                &mut folder,
                 &name,
                 &b,
                 args.format.0,
                 Some(&mut report.summary),
+                &mut progress,
             )
         }) {
             Ok(c) => c,
@@ -322,8 +535,8 @@ pub fn run(ctx: &Ctx, args: Args) -> Result<ExitCode> {
         report.quarantined += counts.quarantined;
         report.merged += counts.merged;
         report.files.push(counts);
-        if matches!(input, Input::File(_)) {
-            bar.inc(size);
+        if is_file {
+            bar.set_position(base + size);
         }
     }
     bar.finish_and_clear();
@@ -426,6 +639,110 @@ mod tests {
             assert_eq!((b.read, b.quarantined), (a.read, a.quarantined), "{b:?}");
             assert_eq!(b.duplicates, a.accepted + a.duplicates, "{b:?}");
         }
+    }
+
+    /// Every row of the daily risk aggregates, in key order, as text.
+    fn risk_rows(db: &Path) -> Vec<String> {
+        let c = rusqlite::Connection::open(db).unwrap();
+        let mut out = Vec::new();
+        for sql in [
+            "SELECT * FROM risk_days ORDER BY area, category, day",
+            "SELECT * FROM risk_votes ORDER BY area, category, day, report",
+            "SELECT * FROM risk_coverage ORDER BY day",
+        ] {
+            let mut st = c.prepare(sql).unwrap();
+            let n = st.column_count();
+            let rows = st
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap();
+            out.extend(rows.map(|r| format!("{:?}", r.unwrap())));
+        }
+        out
+    }
+
+    fn export() -> Vec<u8> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::read(root.join("data/gdelt/20191024143000.export.CSV")).unwrap()
+    }
+
+    fn chunked(store: &mut dyn Store, bytes: &[u8], rows: usize) -> (IngestCounts, Vec<f64>) {
+        let mut folder = Folder::shipped(store).unwrap();
+        let mut seen = Vec::new();
+        let c = ingest_in_chunks(
+            store,
+            &mut folder,
+            "x.export.CSV",
+            bytes,
+            None,
+            None,
+            &mut |f| seen.push(f),
+            rows,
+        )
+        .unwrap();
+        (c, seen)
+    }
+
+    #[test]
+    fn chunked_ingest_folds_the_same_aggregates_as_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = export();
+        let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+        let whole = {
+            let mut s = farguard_store::SqliteStore::open(&a).unwrap();
+            ingest_bytes(&mut s, "x.export.CSV", &bytes, None, None).unwrap()
+        };
+        let mut s = farguard_store::SqliteStore::open(&b).unwrap();
+        // 2,111 records in chunks of 300: reports and days cross chunks.
+        let (c, progress) = chunked(&mut s, &bytes, 300);
+        assert_eq!(
+            (c.read, c.accepted, c.duplicates, c.quarantined),
+            (whole.read, whole.accepted, 0, whole.quarantined)
+        );
+        assert_eq!(c.read, c.accepted + c.duplicates + c.quarantined);
+        assert_eq!(c.phases.chunks, 8);
+        assert_eq!(progress.len(), 8, "{progress:?}");
+        assert!(progress.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+        assert_eq!(progress.last(), Some(&1.0));
+        drop(s);
+        let rows = risk_rows(&a);
+        assert!(rows.len() > 1000, "{}", rows.len());
+        assert!(rows == risk_rows(&b), "the chunked fold differs");
+    }
+
+    #[test]
+    fn an_ingest_stopped_after_storing_a_chunk_completes_when_run_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = export();
+        let (clean, cut) = (dir.path().join("clean.db"), dir.path().join("cut.db"));
+        let full = {
+            let mut s = farguard_store::SqliteStore::open(&clean).unwrap();
+            chunked(&mut s, &bytes, 300).0
+        };
+        let mut s = farguard_store::SqliteStore::open(&cut).unwrap();
+        // As if the ingest stopped after storing its first 700 events, before
+        // folding them.
+        let batch = gdelt::parse_gdelt_v2("x.export.CSV", &bytes);
+        assert_eq!(s.insert_events(&batch.events[..700]).unwrap().accepted, 700);
+        let (c, _) = chunked(&mut s, &bytes, 300);
+        assert_eq!(
+            (c.read, c.accepted, c.duplicates, c.quarantined),
+            (full.read, full.accepted - 700, 700, full.quarantined)
+        );
+        let again = chunked(&mut s, &bytes, 300).0;
+        assert_eq!(
+            (again.accepted, again.duplicates),
+            (0, full.accepted),
+            "{again:?}"
+        );
+        drop(s);
+        assert!(
+            risk_rows(&clean) == risk_rows(&cut),
+            "the completed fold differs"
+        );
     }
 
     #[test]
