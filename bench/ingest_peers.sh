@@ -70,6 +70,8 @@ print(f"  farguard split lines+tabs only (baseline)       {f['split_only_rows_pe
 print(f"  farguard parse+normalise+classify, 1 thread     {parse:>12,.0f} rows/s   x{parse/p['pandas_rows_per_s']:.1f} pandas, x{parse/p['polars_rows_per_s']:.2f} polars")
 print(f"  farguard end to end into SQLite, 1 thread      {e2e1:>12,.0f} rows/s   x{e2e1/p['pandas_rows_per_s']:.1f} pandas, x{e2e1/p['polars_rows_per_s']:.2f} polars")
 print(f"  farguard end to end into SQLite, pipelined     {e2e:>12,.0f} rows/s   x{e2e/p['pandas_rows_per_s']:.1f} pandas, x{e2e/p['polars_rows_per_s']:.2f} polars  (2 threads, {f['pipeline_chunk_rows']:,} rows per transaction)")
-print(f"  targets: parse >= 500,000 rows/s {'MET' if parse >= 500_000 else 'MISSED'}, faster than polars {'YES' if parse > p['polars_rows_per_s'] else 'NO'}; end to end >= 100,000 rows/s {'MET' if e2e >= 100_000 else 'MISSED'}")
+cmd = f["ingest_command_rows_per_s"]
+print(f"  farguard ingest FILE (+ merge + risk fold)     {cmd:>12,.0f} rows/s   x{cmd/p['pandas_rows_per_s']:.1f} pandas, x{cmd/p['polars_rows_per_s']:.2f} polars  (what a user runs; store thread ms: {f['ingest_command_steps_ms']})")
+print(f"  targets: parse >= 500,000 rows/s {'MET' if parse >= 500_000 else 'MISSED'}, faster than polars {'YES' if parse > p['polars_rows_per_s'] else 'NO'}; end to end >= 100,000 rows/s {'MET' if e2e >= 100_000 else 'MISSED'} (store only), {'MET' if cmd >= 100_000 else 'MISSED'} (the ingest command)")
 print(f"  load average (1, 5, 15 min) before: {sys.argv[3]}, after: {sys.argv[4]} on {__import__('os').cpu_count()} cores")
 PY

@@ -345,13 +345,19 @@ impl Aggregator {
         }
         self.events += 1;
         *self.days.entry(day_of(e.occurred_at)).or_default() += 1;
+        let key = report_key(e);
         for a in areas {
-            self.add_to(a.clone(), e);
+            self.add_keyed(a.clone(), e, key);
         }
     }
 
     /// Adds one event to a given area.
     pub fn add_to(&mut self, area: Area, e: &Event) {
+        self.add_keyed(area, e, report_key(e));
+    }
+
+    /// [`Aggregator::add_to`] with the event's [`report_key`] found once.
+    fn add_keyed(&mut self, area: Area, e: &Event, key: u64) {
         let day = day_of(e.occurred_at);
         let series = self.series.entry((area, e.category)).or_default();
         let DayAgg { stats: d, votes } = series.entry(day).or_default();
@@ -373,7 +379,6 @@ impl Aggregator {
         }
         let points =
             self.severity_weight[(e.severity.get() - 1) as usize] * f64::from(e.confidence);
-        let key = report_key(e);
         let slot = votes.entry(key).or_insert_with(|| {
             d.reports += 1;
             0.0

@@ -169,7 +169,8 @@ pub fn parse_gdelt_v2_chunked(
 ) {
     match unpack(name, bytes, MAX_UNZIPPED_BYTES) {
         Ok(text) => {
-            parse_chunks(name, &text, Version::V2, rows.max(1), &mut |b, _| sink(b));
+            let rows = rows.max(1);
+            parse_chunks(name, &text, Version::V2, rows, rows, &mut |b, _| sink(b));
         }
         Err(e) => {
             sink(Batch::rejected(SOURCE, name, bytes, e.to_string()));
@@ -190,19 +191,29 @@ pub fn parse_gdelt_v1_text(name: &str, text: &[u8]) -> Batch {
 
 /// [`parse_gdelt_v2_chunked`] on a text already unpacked (a zip's content,
 /// whatever the input was named), handing `sink` each batch with how many
-/// bytes of `text` have been read by the end of it (for progress).
+/// bytes of `text` have been read by the end of it (for progress). The
+/// first batch holds `first` records (small, so a consumer starts early),
+/// the others `rows`.
 pub fn parse_gdelt_v2_text_chunked(
     name: &str,
     text: &[u8],
+    first: usize,
     rows: usize,
     mut sink: impl FnMut(Batch, usize) -> bool,
 ) {
-    parse_chunks(name, text, Version::V2, rows.max(1), &mut sink);
+    parse_chunks(
+        name,
+        text,
+        Version::V2,
+        first.max(1),
+        rows.max(1),
+        &mut sink,
+    );
 }
 
 fn parse_text(file: &str, text: &[u8], version: Version) -> (Batch, Shape) {
     let mut out = None;
-    let shape = parse_chunks(file, text, version, usize::MAX, &mut |b, _| {
+    let shape = parse_chunks(file, text, version, usize::MAX, usize::MAX, &mut |b, _| {
         out = Some(b);
         true
     });
@@ -213,11 +224,12 @@ fn parse_chunks(
     file: &str,
     text: &[u8],
     version: Version,
+    first: usize,
     rows: usize,
     sink: &mut dyn FnMut(Batch, usize) -> bool,
 ) -> Shape {
     // GDELT lines are 300–600 bytes.
-    let capacity = (text.len() / 400).min(rows);
+    let capacity = (text.len() / 400).min(rows.max(first));
     let fresh = || Batch {
         events: Vec::with_capacity(capacity),
         ..Batch::default()
@@ -270,7 +282,7 @@ fn parse_chunks(
                 raw: raw.to_vec(),
             }),
         }
-        if batch.read as usize >= rows {
+        if batch.read as usize >= if sent { rows } else { first } {
             sent = true;
             let done = (cut.start + raw.len() + 1).min(text.len());
             if !sink(std::mem::replace(&mut batch, fresh()), done) {
@@ -701,7 +713,7 @@ mod tests {
         let whole = parse_gdelt_v2("x.CSV", EXPORT.as_bytes());
         let (mut events, mut quarantined, mut read, mut ends) = (vec![], vec![], 0, vec![]);
         // Named like a zip, as its unpacked content is: not unpacked again.
-        parse_gdelt_v2_text_chunked("x.CSV.zip", EXPORT.as_bytes(), 500, |b, done| {
+        parse_gdelt_v2_text_chunked("x.CSV.zip", EXPORT.as_bytes(), 100, 500, |b, done| {
             read += b.read;
             events.extend(b.events);
             quarantined.extend(b.quarantined);
@@ -712,13 +724,13 @@ mod tests {
         assert_eq!(events.len(), whole.events.len());
         assert!(events == whole.events, "same events in the same order");
         assert_eq!(quarantined.len(), whole.quarantined.len());
-        // 2,111 lines in chunks of 500: five batches, the last at the end.
-        assert_eq!(ends.len(), 5, "{ends:?}");
+        // 2,111 lines, 100 then 500 at a time: six batches, the last at the
+        // end.
+        assert_eq!(ends.len(), 6, "{ends:?}");
         assert!(ends.windows(2).all(|w| w[0] < w[1]), "{ends:?}");
         assert_eq!(ends.last(), Some(&EXPORT.len()));
-        // The first chunk ends after the 500th line.
-        let after_500 = EXPORT.match_indices('\n').nth(499).map(|(i, _)| i + 1);
-        assert_eq!(Some(ends[0]), after_500);
+        let after = |n: usize| EXPORT.match_indices('\n').nth(n - 1).map(|(i, _)| i + 1);
+        assert_eq!((Some(ends[0]), Some(ends[1])), (after(100), after(600)));
     }
 
     fn with_field(col: usize, value: &str) -> String {

@@ -6,7 +6,7 @@
 //! next is parsed.
 
 use super::Ctx;
-use super::risk::Folder;
+use super::risk::{Folder, Pass};
 use crate::out;
 use anyhow::{Context, Result};
 use chrono::Utc;
@@ -146,6 +146,10 @@ struct Report {
 /// in one transaction and folds it (the fold reads a chunk in one pass).
 pub const CHUNK_ROWS: usize = super::risk::FOLD_CHUNK;
 
+/// Records in the first chunk: the store thread waits for it, so it is
+/// small.
+const FIRST_CHUNK_ROWS: usize = 8_192;
+
 /// Where the store thread's time went, per step (the parse thread's own
 /// time overlaps them; `waiting` is the store thread waiting for a chunk).
 #[derive(Debug, Default, Clone, Copy)]
@@ -263,18 +267,24 @@ fn store_chunks(
     tally: &mut Tally,
     progress: &mut dyn FnMut(f64),
 ) -> Result<()> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(Batch, usize)>(1);
+    // The parse thread also finds each chunk's areas and touches for the
+    // fold (it has time to spare; the store thread has not).
+    let prepare = folder.preparer();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Batch, usize, Pass)>(1);
     std::thread::scope(|s| {
         s.spawn(move || {
-            gdelt::parse_gdelt_v2_text_chunked(name, text, rows, |b, done| {
-                tx.send((b, done)).is_ok()
+            let first = rows.min(FIRST_CHUNK_ROWS);
+            gdelt::parse_gdelt_v2_text_chunked(name, text, first, rows, |b, done| {
+                let pass = prepare.prepare(&b.events);
+                tx.send((b, done, pass)).is_ok()
             });
         });
         // Leaving early drops the receiver: the parse thread's next send
         // fails and it stops.
         let mut wait = Instant::now();
-        for (batch, done) in rx {
+        for (batch, done, pass) in rx {
             tally.phases.waiting += wait.elapsed();
+            folder.prime(pass);
             tally.store(store, folder, &batch)?;
             progress(done as f64 / text.len().max(1) as f64);
             wait = Instant::now();

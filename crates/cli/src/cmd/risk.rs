@@ -11,11 +11,12 @@ use farguard_expose::SiteIndex;
 use farguard_grade::{
     Aggregator, Day, DayStats, Explanation, ExternalValues, Guideline, day_of, fnv1a, report_key,
 };
-use farguard_model::{Area, Category, Event, Level};
+use farguard_model::{Area, Category, Event, EventId, Level};
 use farguard_store::{FoldOutcome, RiskDay, RiskFolder, RiskTouch, RiskVote, RiskWrite, Store};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Action {
@@ -81,16 +82,57 @@ pub const FOLD_CHUNK: usize = 65_536;
 /// areas an event counts in (sites by their exposure radius, through the
 /// site R-tree), and the spec naming those rules.
 pub struct Folder {
+    rules: Arc<Rules>,
+    /// The areas and touches of the pass being folded (found by `touched`,
+    /// or beforehand by a [`Preparer`] and handed over with `prime`).
+    pass: Option<Pass>,
+}
+
+/// What a [`Folder`] knows that does not change while it folds.
+struct Rules {
     g: Guideline,
     sites: Option<SiteIndex>,
     spec: String,
     /// An empty aggregator under `g`'s rules: it knows an event's areas.
     probe: Aggregator,
-    /// The areas of each event of the pass `touched` last saw, kept for
-    /// `fold` (which is handed the same events): event `i`'s are
-    /// `areas[ends[i - 1]..ends[i]]`.
+}
+
+/// The areas and touches of one pass's events, found once: event `i`'s
+/// areas are `areas[ends[i - 1]..ends[i]]`.
+pub struct Pass {
+    n: usize,
+    ends_ids: Option<(EventId, EventId)>,
     areas: Vec<Area>,
     ends: Vec<usize>,
+    touches: Vec<RiskTouch>,
+}
+
+impl Pass {
+    /// Whether this pass was found for these events.
+    fn is_for(&self, events: &[Event]) -> bool {
+        self.n == events.len()
+            && self.ends_ids.as_ref().map(|(a, b)| (a, b))
+                == events
+                    .first()
+                    .zip(events.last())
+                    .map(|(a, b)| (&a.id, &b.id))
+    }
+
+    fn areas_of(&self, i: usize) -> &[Area] {
+        let from = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.areas[from..self.ends[i]]
+    }
+}
+
+/// Finds a pass's areas and touches ahead of its fold, on another thread
+/// (an ingest's parse thread, which has time to spare).
+#[derive(Clone)]
+pub struct Preparer(Arc<Rules>);
+
+impl Preparer {
+    pub fn prepare(&self, events: &[Event]) -> Pass {
+        self.0.pass(events)
+    }
 }
 
 /// The shipped guideline, parsed once per process.
@@ -103,44 +145,10 @@ pub fn shipped_guideline() -> Result<Guideline> {
     Ok(SHIPPED.get_or_init(|| g).clone())
 }
 
-impl Folder {
-    /// The rules of `g`, with the registry's sites when `g` grades sites.
-    pub fn new(store: &mut dyn Store, g: &Guideline) -> Result<Self> {
-        let (sites, spec) = if g.grades("site") {
-            let sites = store.sites().context("reading sites to grade")?;
-            // Sites come ordered by id; their ids and geometries name them.
-            let text: Vec<String> = sites
-                .iter()
-                .map(|s| format!("{}|{:?}", s.id, s.geometry))
-                .collect();
-            let fp = fnv1a(&[text.join("\n").as_bytes()]);
-            let spec = format!("{} sites={}:{fp:016x}", g.aggregation_spec(), sites.len());
-            (Some(SiteIndex::build(sites)), spec)
-        } else {
-            (None, g.aggregation_spec())
-        };
-        Ok(Self {
-            g: g.clone(),
-            sites,
-            spec,
-            probe: Aggregator::new(g),
-            areas: Vec::new(),
-            ends: Vec::new(),
-        })
-    }
-
-    /// The shipped guideline's rules, with the registry's sites.
-    pub fn shipped(store: &mut dyn Store) -> Result<Self> {
-        Self::new(store, &shipped_guideline()?)
-    }
-
-    pub fn spec(&self) -> &str {
-        &self.spec
-    }
-
+impl Rules {
     /// The sites whose exposure radius (by the event's subtype and
     /// severity) reaches a precisely located event.
-    pub fn sites_of(&self, e: &Event) -> Vec<String> {
+    fn sites_of(&self, e: &Event) -> Vec<String> {
         let (Some(ix), Some(p)) = (&self.sites, e.local_point()) else {
             return Vec::new();
         };
@@ -160,31 +168,111 @@ impl Folder {
         out.extend(self.sites_of(e).into_iter().map(Area::Site));
     }
 
-    /// Finds the areas of every event of a pass, once.
-    fn find_areas(&mut self, events: &[Event]) {
-        let (mut areas, mut ends) = (
-            std::mem::take(&mut self.areas),
-            std::mem::take(&mut self.ends),
-        );
-        areas.clear();
-        ends.clear();
+    /// The areas of every event of a pass, and each distinct touch once.
+    fn pass(&self, events: &[Event]) -> Pass {
+        let (mut areas, mut ends) = (Vec::new(), Vec::with_capacity(events.len()));
         for e in events {
             self.areas_into(e, &mut areas);
             ends.push(areas.len());
         }
-        (self.areas, self.ends) = (areas, ends);
+        let mut touches = Vec::new();
+        {
+            let mut seen: HashSet<(&Area, Category, Day, u64)> = HashSet::new();
+            let mut names: HashMap<&Area, String> = HashMap::new();
+            let mut from = 0;
+            for (e, &to) in events.iter().zip(&ends) {
+                let (day, report) = (day_of(e.occurred_at), report_key(e));
+                for a in &areas[from..to] {
+                    if seen.insert((a, e.category, day, report)) {
+                        touches.push(RiskTouch {
+                            area: names.entry(a).or_insert_with(|| a.to_string()).clone(),
+                            category: e.category.code().into(),
+                            day,
+                            report: report as i64,
+                        });
+                    }
+                }
+                from = to;
+            }
+        }
+        Pass {
+            n: events.len(),
+            ends_ids: events
+                .first()
+                .zip(events.last())
+                .map(|(a, b)| (a.id.clone(), b.id.clone())),
+            areas,
+            ends,
+            touches,
+        }
+    }
+}
+
+impl Folder {
+    /// The rules of `g`, with the registry's sites when `g` grades sites.
+    pub fn new(store: &mut dyn Store, g: &Guideline) -> Result<Self> {
+        let (sites, spec) = if g.grades("site") {
+            let sites = store.sites().context("reading sites to grade")?;
+            // Sites come ordered by id; their ids and geometries name them.
+            let text: Vec<String> = sites
+                .iter()
+                .map(|s| format!("{}|{:?}", s.id, s.geometry))
+                .collect();
+            let fp = fnv1a(&[text.join("\n").as_bytes()]);
+            let spec = format!("{} sites={}:{fp:016x}", g.aggregation_spec(), sites.len());
+            (Some(SiteIndex::build(sites)), spec)
+        } else {
+            (None, g.aggregation_spec())
+        };
+        Ok(Self {
+            rules: Arc::new(Rules {
+                g: g.clone(),
+                sites,
+                spec,
+                probe: Aggregator::new(g),
+            }),
+            pass: None,
+        })
     }
 
-    /// The areas of event `i` of the pass last seen by `find_areas`.
-    fn areas_of(&self, i: usize) -> &[Area] {
-        let from = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.areas[from..self.ends[i]]
+    /// The shipped guideline's rules, with the registry's sites.
+    pub fn shipped(store: &mut dyn Store) -> Result<Self> {
+        Self::new(store, &shipped_guideline()?)
+    }
+
+    pub fn spec(&self) -> &str {
+        &self.rules.spec
+    }
+
+    /// The sites whose exposure radius (by the event's subtype and
+    /// severity) reaches a precisely located event.
+    pub fn sites_of(&self, e: &Event) -> Vec<String> {
+        self.rules.sites_of(e)
+    }
+
+    /// Something that finds a pass's areas and touches under these rules.
+    pub fn preparer(&self) -> Preparer {
+        Preparer(Arc::clone(&self.rules))
+    }
+
+    /// Hands over a pass found beforehand: the next fold of the same
+    /// events uses it (a fold of other events finds its own).
+    pub fn prime(&mut self, pass: Pass) {
+        self.pass = Some(pass);
+    }
+
+    /// The pass of these events: the one primed or found last, or found now.
+    fn pass_for(&mut self, events: &[Event]) -> Pass {
+        match self.pass.take() {
+            Some(p) if p.is_for(events) => p,
+            _ => self.rules.pass(events),
+        }
     }
 
     /// Aggregates events in memory (when the stored aggregates were built
     /// under other rules).
     pub fn aggregate(&self, events: &[Event]) -> Aggregator {
-        let mut agg = Aggregator::new(&self.g);
+        let mut agg = Aggregator::new(&self.rules.g);
         for e in events {
             agg.add_with_sites(e, &self.sites_of(e));
         }
@@ -216,29 +304,14 @@ fn cell_of(d: &RiskDay) -> Result<(Area, Category), String> {
 
 impl RiskFolder for Folder {
     fn spec(&self) -> String {
-        self.spec.clone()
+        self.rules.spec.clone()
     }
 
     fn touched(&mut self, events: &[Event]) -> Vec<RiskTouch> {
-        self.find_areas(events);
-        // Each distinct touch once, each area named once.
-        let mut seen: HashSet<(&Area, Category, Day, u64)> = HashSet::new();
-        let mut names: HashMap<&Area, String> = HashMap::new();
-        let mut out = Vec::new();
-        for (i, e) in events.iter().enumerate() {
-            let (day, report) = (day_of(e.occurred_at), report_key(e));
-            for a in self.areas_of(i) {
-                if seen.insert((a, e.category, day, report)) {
-                    out.push(RiskTouch {
-                        area: names.entry(a).or_insert_with(|| a.to_string()).clone(),
-                        category: e.category.code().into(),
-                        day,
-                        report: report as i64,
-                    });
-                }
-            }
-        }
-        out
+        let mut p = self.pass_for(events);
+        let touches = std::mem::take(&mut p.touches);
+        self.pass = Some(p);
+        touches
     }
 
     fn fold(
@@ -247,11 +320,9 @@ impl RiskFolder for Folder {
         days: Vec<RiskDay>,
         votes: Vec<RiskVote>,
     ) -> Result<RiskWrite, String> {
-        if self.ends.len() != events.len() {
-            // Not the events `touched` saw (the store always hands the same).
-            self.find_areas(events);
-        }
-        let mut agg = Aggregator::new(&self.g);
+        // The pass `touched` found (the store hands the same events).
+        let pass = self.pass_for(events);
+        let mut agg = Aggregator::new(&self.rules.g);
         for d in days {
             let (area, cat) = cell_of(&d)?;
             let day = d.day;
@@ -268,7 +339,7 @@ impl RiskFolder for Folder {
             stored.insert((area, cat, v.day, report), points);
         }
         for (i, e) in events.iter().enumerate() {
-            agg.add_in(e, self.areas_of(i));
+            agg.add_in(e, pass.areas_of(i));
         }
         let mut w = RiskWrite::default();
         for (area, cat, day, x) in agg.cells() {
