@@ -2040,6 +2040,34 @@ INSERT INTO checkin_tokens VALUES (x'0101010101010101010101010101010101010101010
         }
     }
 
+    /// How often the cached statement of one person's check-in state was
+    /// prepared again over three calls.
+    fn state_reprepares(s: &mut SqliteStore) -> i32 {
+        for r in ["p1", "p2", "p3"] {
+            s.checkin_state("incident:A", r).unwrap();
+        }
+        s.conn
+            .prepare_cached(&STATE_SQL.replace('$', "?"))
+            .unwrap()
+            .get_status(rusqlite::StatementStatus::RePrepare)
+    }
+
+    #[test]
+    fn cached_join_statements_are_not_prepared_again_per_call() {
+        let mut s = SqliteStore::open(":memory:").unwrap();
+        assert_eq!(state_reprepares(&mut s), 0);
+        // What the store's setting prevents: without it the statement cache
+        // clearing the bindings expires the statement on every return.
+        let mut s = SqliteStore::open(":memory:").unwrap();
+        s.conn
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                false,
+            )
+            .unwrap();
+        assert!(state_reprepares(&mut s) > 0);
+    }
+
     #[test]
     fn the_slim_outbox_migration_carries_queued_rows_over_sqlite() {
         let dir = tempfile::tempdir().unwrap();

@@ -174,6 +174,18 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // two event indexes all over, and a small cache re-reads their pages.
     conn.pragma_update(None, "cache_size", CACHE_KIB)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Savepoint journals (every store call inside a unit, every job of the
+    // server's writer) stay in memory instead of spilling to a temporary
+    // file created, written and deleted per transaction.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Plans never depend on bound values (there are no ANALYZE samples to
+    // use them with): otherwise SQLite marks join statements to be prepared
+    // again whenever their bindings are cleared, which the statement cache
+    // does on every return, and each cached join was parsed anew per call.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
