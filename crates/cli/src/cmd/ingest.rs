@@ -147,7 +147,7 @@ struct Report {
 pub const CHUNK_ROWS: usize = super::risk::FOLD_CHUNK;
 
 /// Records in the first chunk: the store thread waits for it, so it is
-/// small.
+/// small; each next chunk is twice the one before, up to [`CHUNK_ROWS`].
 const FIRST_CHUNK_ROWS: usize = 8_192;
 
 /// Where the store thread's time went, per step (the parse thread's own
