@@ -866,16 +866,21 @@ fn checkin_vals(s: &CheckinState) -> Result<Vec<Val<'_>>> {
 
 /// The accountability query: every person with a message in the scope
 /// (`accountable` texts) and every explicit row, answers from the explicit
-/// rows, reach from the first message sent. `$1` scope.
+/// rows, reach from the first message sent. `$1` scope. One pass over the
+/// scope's outbox rows (by `outbox_key`), grouped by person: a reach
+/// subquery per person walked every sent row of the outbox instead.
 const STATES_SQL: &str = "WITH k AS (SELECT no FROM alert_keys WHERE scope = $1), \
-     p AS (SELECT o.recipient, min(o.name) AS name FROM outbox o JOIN alert_texts t ON t.id = o.text_no \
-           WHERE o.alert_no IN (SELECT no FROM k) AND t.accountable = 1 GROUP BY o.recipient), \
+     m AS (SELECT o.recipient, min(CASE WHEN t.accountable = 1 THEN o.name END) AS name, \
+                  max(t.accountable) AS accountable, \
+                  min(CASE WHEN o.state = 'sent' THEN o.sent_at END) AS reached \
+           FROM outbox o JOIN alert_texts t ON t.id = o.text_no \
+           WHERE o.alert_no IN (SELECT no FROM k) GROUP BY o.recipient), \
+     p AS (SELECT recipient, name FROM m WHERE accountable = 1), \
      c AS (SELECT recipient, name, status, message, lat, lon, answered_at FROM checkins WHERE scope = $1) \
      SELECT coalesce(c.recipient, p.recipient), coalesce(c.name, p.name), coalesce(c.status, 'no_answer'), \
-            c.message, c.lat, c.lon, c.answered_at, \
-            (SELECT min(o2.sent_at) FROM outbox o2 WHERE o2.alert_no IN (SELECT no FROM k) \
-               AND o2.recipient = coalesce(c.recipient, p.recipient) AND o2.state = 'sent') \
-     FROM p FULL JOIN c ON c.recipient = p.recipient";
+            c.message, c.lat, c.lon, c.answered_at, r.reached \
+     FROM p FULL JOIN c ON c.recipient = p.recipient \
+     LEFT JOIN m r ON r.recipient = coalesce(c.recipient, p.recipient)";
 
 /// One person's row of [`STATES_SQL`] (`$1` scope, `$2` recipient), read
 /// from the indexes — what the writer reads before deciding each check-in
