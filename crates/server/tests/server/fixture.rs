@@ -432,6 +432,21 @@ impl Fixture {
         &self.tokens[&r]
     }
 
+    /// Answers the fixture's check-in link with `status` (`safe`,
+    /// `need_help`, …), as the check-in page does: no login.
+    pub async fn answer_checkin(&self, status: &str) -> (StatusCode, serde_json::Value) {
+        self.call(
+            "POST",
+            &format!("/api/v1/checkin/{CHECKIN_TOKEN}"),
+            None,
+            Some((
+                "application/json",
+                format!(r#"{{"status":"{status}"}}"#).into_bytes(),
+            )),
+        )
+        .await
+    }
+
     /// Sends one request; returns status and body (JSON when it parses).
     pub async fn call(
         &self,

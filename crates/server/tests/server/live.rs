@@ -264,16 +264,7 @@ async fn concurrent_writes_commit_in_groups_each_audited_once() {
             let fx = std::sync::Arc::clone(&fx);
             tasks.push(tokio::spawn(async move {
                 let status = if i % 2 == 0 { "safe" } else { "need_help" };
-                fx.call(
-                    "POST",
-                    &format!("/api/v1/checkin/{}", fixture::CHECKIN_TOKEN),
-                    None,
-                    Some((
-                        "application/json",
-                        format!(r#"{{"status":"{status}"}}"#).into_bytes(),
-                    )),
-                )
-                .await
+                fx.answer_checkin(status).await
             }));
         }
         let mut checkins_recorded = 0;

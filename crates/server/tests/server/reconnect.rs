@@ -52,25 +52,13 @@ async fn the_writer_and_readers_reconnect_when_postgres_ends_their_sessions() {
                 .unwrap()
             })
         });
-        let answer = async |status: &str| {
-            fx.call(
-                "POST",
-                &format!("/api/v1/checkin/{}", fixture::CHECKIN_TOKEN),
-                None,
-                Some((
-                    "application/json",
-                    format!(r#"{{"status":"{status}"}}"#).into_bytes(),
-                )),
-            )
-            .await
-        };
-        let (s, v) = answer("need_help").await;
+        let (s, v) = fx.answer_checkin("need_help").await;
         assert_eq!(s, StatusCode::OK, "{v}");
         // The writer's session and the reader's, ended while idle.
         let ended = tokio::task::block_in_place(|| terminate(&url, &name));
         assert_eq!(ended, 2);
         // The answer reads the credential (a reader) and records (the writer).
-        let (s, v) = answer("safe").await;
+        let (s, v) = fx.answer_checkin("safe").await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["answer"], "safe", "{v}");
         let (s, v) = fx
@@ -85,7 +73,7 @@ async fn the_writer_and_readers_reconnect_when_postgres_ends_their_sessions() {
         // Ended again: the new connections are replaced in turn.
         let ended = tokio::task::block_in_place(|| terminate(&url, &name));
         assert_eq!(ended, 2);
-        let (s, v) = answer("need_help").await;
+        let (s, v) = fx.answer_checkin("need_help").await;
         assert_eq!(
             (s, &v["answer"]),
             (StatusCode::OK, &"need_help".into()),
